@@ -1,0 +1,163 @@
+"""Callbacks: code that runs at points of `Model.fit` (Keras-style hooks).
+
+    on_train_begin(logs)  on_epoch_begin(epoch)  on_batch_end(batch, logs)
+    on_epoch_end(epoch, logs)  on_train_end(logs)
+
+`logs` at the end of an epoch holds: loss, accuracy, (val_loss, val_accuracy),
+lr and seconds. A callback stops training by setting `model.stop_training`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import ConfigError
+
+
+class Callback:
+    model = None
+    wants_batches = False  # True if on_batch_end does something (it costs time per step)
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict) -> None: ...
+
+    def on_epoch_begin(self, epoch: int) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
+
+    def on_train_end(self, logs: dict) -> None: ...
+
+
+class History(Callback):
+    """Per-epoch metrics: `history.history["val_accuracy"][-1]`, or `history["loss"]`."""
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epochs: list[int] = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.epochs.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> list:
+        return self.history[key]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def rows(self) -> list[dict]:
+        """One dict per epoch: {"epoch": 1, "loss": ..., ...} (epochs counted from 1)."""
+        keys = list(self.history)
+        return [{"epoch": e + 1, **{k: self.history[k][i] for k in keys}} for i, e in enumerate(self.epochs)]
+
+
+def _monitored(logs: dict, monitor: str, owner: str):
+    """The monitored value, falling back from val_x to x when there is no validation set."""
+    if monitor in logs:
+        return logs[monitor]
+    fallback = monitor.removeprefix("val_")
+    if fallback in logs:
+        return logs[fallback]
+    raise ConfigError(f"{owner} monitors {monitor!r}, which training does not report "
+                      f"(available: {', '.join(logs)})")
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ConfigError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs;
+    with `restore_best_weights`, put back the weights of the best epoch."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True):
+        if patience < 0 or min_delta < 0:
+            raise ConfigError("EarlyStopping needs patience >= 0 and min_delta >= 0")
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.mode = _mode_for(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self.stopped_epoch = None
+
+    def on_train_begin(self, logs):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch, self.best_weights, self.wait = None, None, 0
+
+    def _better(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs):
+        value = _monitored(logs, self.monitor, "EarlyStopping")
+        if self._better(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs):
+        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch (atomically: a reader never sees half a file).
+
+    `path` may contain `{epoch}`; with `save_best_only`, save only when
+    `monitor` improves.
+    """
+
+    def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
+        self.path, self.monitor, self.save_best_only = str(path), monitor, save_best_only
+        self.mode = _mode_for(monitor, mode)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs):
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            improved = value < self.best if self.mode == "min" else value > self.best
+            if not improved:
+                return
+            self.best = value
+        self.model.save(self.path.format(epoch=epoch + 1))
+
+
+class StopAtTarget(Callback):
+    """Stop once `monitor` reaches `target` (e.g. loss below -log(0.99), accuracy above 0.99)."""
+
+    def __init__(self, target: float, monitor: str = "loss", mode: str = "auto"):
+        self.target, self.monitor = float(target), monitor
+        self.mode = _mode_for(monitor, mode)
+        self.reached_epoch = None
+
+    def on_epoch_end(self, epoch, logs):
+        value = _monitored(logs, self.monitor, "StopAtTarget")
+        if (value <= self.target) if self.mode == "min" else (value >= self.target):
+            self.reached_epoch = epoch
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """Wrap plain functions: LambdaCallback(on_epoch_end=lambda epoch, logs: print(logs))."""
+
+    def __init__(self, **hooks):
+        unknown = set(hooks) - {"on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end"}
+        if unknown:
+            raise ConfigError(f"unknown callback hooks: {', '.join(sorted(unknown))}")
+        for name, function in hooks.items():
+            setattr(self, name, function)
+        self.wants_batches = "on_batch_end" in hooks

@@ -1,0 +1,46 @@
+"""The `barenet` command: subcommands, one module each, and the error contract.
+
+Every error a user can cause is a `BarenetError`: it is printed as one line on
+stderr and the command exits with status 2, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import BarenetError
+
+COMMANDS = ("train",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"barenet: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import train
+
+    parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    train.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BarenetError as exc:
+        print(f"barenet: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("barenet: interrupted", file=sys.stderr)
+        return 130

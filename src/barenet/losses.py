@@ -1,0 +1,229 @@
+"""Losses: a value for a batch and its gradient with respect to the network's output.
+
+Every loss has `forward(outputs, targets) -> float` and `backward() -> dL/d(outputs)`
+for the batch of its last forward. `targets` are class ids, shape (batch,), or
+dense targets (one-hot or probabilities), shape (batch, classes).
+
+Reduction "mean" (the default) averages over the batch; for the element-wise
+losses (MSE, binary cross-entropy) it also averages over the output units, as
+PyTorch and Keras do. Reduction "sum" sums over everything, which is what
+notebooks that add up per-sample gradients are doing.
+
+`fuses` names the output activation a loss applies to the logits itself
+("softmax", "sigmoid"), or None for losses that take the network's finished
+outputs (probabilities or values).
+"""
+
+from __future__ import annotations
+
+from . import activations
+from .backend import xp
+from .errors import ConfigError
+
+REDUCTIONS = ("mean", "sum")
+
+
+def one_hot(labels, classes: int, dtype):
+    """Class ids (batch,) -> one-hot rows (batch, classes)."""
+    dense = xp.zeros((labels.shape[0], classes), dtype=dtype)
+    dense[xp.arange(labels.shape[0]), labels] = 1
+    return dense
+
+
+class Loss:
+    name = "loss"
+    fuses: str | None = None
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in REDUCTIONS:
+            raise ConfigError(f"unknown reduction {reduction!r}: use 'mean' or 'sum'")
+        self.reduction = reduction
+
+    def __call__(self, outputs, targets) -> float:
+        return self.forward(outputs, targets)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    def _dense(self, targets, outputs):
+        if targets.ndim == 1:
+            return one_hot(targets, outputs.shape[1], outputs.dtype)
+        return targets.astype(outputs.dtype, copy=False)
+
+    def _scale(self, outputs, per_element: bool) -> float:
+        """Divisor that turns a sum into the requested reduction."""
+        if self.reduction == "sum":
+            return 1.0
+        return float(outputs.size if per_element else outputs.shape[0])
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Cross-entropy of softmax(logits), fused through log-sum-exp.
+
+        loss = -mean_i log softmax(z_i)[y_i]
+        dL/dz = (softmax(z) - onehot(y)) / batch
+
+    Never overflows, never takes log(0). `label_smoothing` mixes the targets
+    with the uniform distribution, as PyTorch's CrossEntropyLoss does.
+    """
+
+    name = "softmax_cross_entropy"
+    fuses = "softmax"
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+    def forward(self, outputs, targets):
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exps = xp.exp(shifted)
+        sums = exps.sum(axis=1, keepdims=True)
+        log_probs = shifted - xp.log(sums)
+        exps /= sums
+        self._probs, self._targets = exps, targets
+        if targets.ndim == 1 and self.label_smoothing == 0.0:
+            picked = log_probs[xp.arange(len(targets)), targets]
+            total = -float(picked.sum())
+        else:
+            total = -float((self._smoothed(targets, outputs) * log_probs).sum())
+        self._divisor = self._scale(outputs, per_element=False)
+        return total / self._divisor
+
+    def _smoothed(self, targets, outputs):
+        dense = self._dense(targets, outputs)
+        if self.label_smoothing:
+            eps = self.label_smoothing
+            dense = dense * (1.0 - eps) + eps / outputs.shape[1]
+        return dense
+
+    def backward(self):
+        grad = self._probs
+        if self._targets.ndim == 1 and self.label_smoothing == 0.0:
+            grad[xp.arange(len(self._targets)), self._targets] -= 1.0
+        else:
+            grad -= self._smoothed(self._targets, grad)
+        if self._divisor != 1.0:
+            grad *= grad.dtype.type(1.0 / self._divisor)
+        return grad
+
+
+class CategoricalCrossEntropy(Loss):
+    """Cross-entropy of probabilities the network already produced (a Softmax layer).
+
+    Probabilities are clipped to [eps, 1 - eps] so log(0) never happens. Prefer
+    `softmax_cross_entropy` on logits: it is exact and cheaper.
+    """
+
+    name = "categorical_cross_entropy"
+
+    def __init__(self, reduction: str = "mean", eps: float = 1e-7):
+        super().__init__(reduction)
+        self.eps = float(eps)
+
+    def forward(self, outputs, targets):
+        clipped = xp.clip(outputs, self.eps, 1.0 - self.eps)
+        dense = self._dense(targets, outputs)
+        self._saved = (outputs, clipped, dense)
+        self._divisor = self._scale(outputs, per_element=False)
+        return -float((dense * xp.log(clipped)).sum()) / self._divisor
+
+    def backward(self):
+        outputs, clipped, dense = self._saved
+        grad = -dense / clipped
+        grad *= clipped == outputs  # clipping has zero derivative where it acts
+        return grad / grad.dtype.type(self._divisor)
+
+
+class MeanSquaredError(Loss):
+    """mean((outputs - targets)^2) over batch and output units; class ids become one-hot."""
+
+    name = "mse"
+
+    def forward(self, outputs, targets):
+        self._diff = outputs - self._dense(targets, outputs)
+        self._divisor = self._scale(outputs, per_element=True)
+        return float((self._diff * self._diff).sum()) / self._divisor
+
+    def backward(self):
+        return self._diff * self._diff.dtype.type(2.0 / self._divisor)
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy of probabilities in (0, 1), clipped to [eps, 1 - eps]."""
+
+    name = "binary_cross_entropy"
+
+    def __init__(self, reduction: str = "mean", eps: float = 1e-7):
+        super().__init__(reduction)
+        self.eps = float(eps)
+
+    def forward(self, outputs, targets):
+        clipped = xp.clip(outputs, self.eps, 1.0 - self.eps)
+        dense = self._dense(targets, outputs)
+        self._saved = (outputs, clipped, dense)
+        self._divisor = self._scale(outputs, per_element=True)
+        total = -(dense * xp.log(clipped) + (1.0 - dense) * xp.log1p(-clipped)).sum()
+        return float(total) / self._divisor
+
+    def backward(self):
+        outputs, clipped, dense = self._saved
+        grad = (clipped - dense) / (clipped * (1.0 - clipped))
+        grad *= clipped == outputs
+        return grad / grad.dtype.type(self._divisor)
+
+
+class SigmoidBinaryCrossEntropy(Loss):
+    """Binary cross-entropy of sigmoid(logits), fused and stable for any logit:
+
+        loss = mean(max(z, 0) - z * t + log(1 + exp(-|z|)))
+        dL/dz = (sigmoid(z) - t) / (batch * units)
+
+    With one-hot targets this is the "output error a - y" of sigmoid networks.
+    """
+
+    name = "sigmoid_binary_cross_entropy"
+    fuses = "sigmoid"
+
+    def forward(self, outputs, targets):
+        dense = self._dense(targets, outputs)
+        self._saved = (outputs, dense)
+        self._divisor = self._scale(outputs, per_element=True)
+        total = (xp.maximum(outputs, 0) - outputs * dense + xp.log1p(xp.exp(-xp.abs(outputs)))).sum()
+        return float(total) / self._divisor
+
+    def backward(self):
+        outputs, dense = self._saved
+        grad = activations.sigmoid(outputs) - dense
+        return grad / grad.dtype.type(self._divisor)
+
+
+REGISTRY = {cls.name: cls for cls in (SoftmaxCrossEntropy, CategoricalCrossEntropy, MeanSquaredError,
+                                      BinaryCrossEntropy, SigmoidBinaryCrossEntropy)}
+ALIASES = {
+    "cross_entropy": "softmax_cross_entropy",
+    "crossentropy": "softmax_cross_entropy",
+    "mean_squared_error": "mse",
+    "bce": "binary_cross_entropy",
+    "bce_with_logits": "sigmoid_binary_cross_entropy",
+}
+
+
+def get(spec) -> Loss:
+    """A loss from a name, a `{"name": ..., **options}` dict, or a Loss instance."""
+    if isinstance(spec, Loss):
+        return spec
+    options = dict(spec) if isinstance(spec, dict) else {"name": spec}
+    name = options.pop("name", None)
+    key = ALIASES.get(name, name)
+    if key not in REGISTRY:
+        known = ", ".join(sorted([*REGISTRY, *ALIASES]))
+        raise ConfigError(f"unknown loss {name!r}: use one of {known}")
+    try:
+        return REGISTRY[key](**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for loss {key!r}: {exc}") from None

@@ -1,0 +1,39 @@
+"""Real MNIST training checks (slow): the accuracies the notebooks could not reach."""
+
+import numpy as np
+import pytest
+
+import barenet as bn
+
+pytestmark = pytest.mark.slow
+
+
+def test_three_layer_relu_sgd_momentum(mnist):
+    x, y, xt, yt = mnist
+    model = bn.MLP([784, 128, 64, 10], activation="relu", init="he", seed=0)
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
+    model.fit(x, y, epochs=10, batch_size=128)
+    accuracy = model.evaluate(xt, yt)["accuracy"]
+    print(f"[784,128,64,10] SGD momentum, 10 epochs: test accuracy {accuracy:.4f}")
+    assert accuracy >= 0.975
+
+
+def test_ten_hidden_layers_of_100_relu_units(mnist):
+    x, y, xt, yt = mnist
+    model = bn.MLP([784] + [100] * 10 + [10], activation="relu", init="he", seed=0)
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.05, momentum=0.9))
+    model.fit(x, y, epochs=10, batch_size=128)
+    accuracy = model.evaluate(xt, yt)["accuracy"]
+    print(f"10 x 100 ReLU, 10 epochs: test accuracy {accuracy:.4f}")
+    assert accuracy >= 0.97
+
+
+def test_per_sample_sgd_one_epoch(mnist):
+    x, y, xt, yt = mnist
+    model = bn.MLP([784, 128, 64, 10], activation="relu", seed=0)
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.01))
+    model.fit(x, y, epochs=1, batch_size=1)
+    accuracy = model.evaluate(xt, yt)["accuracy"]
+    print(f"per-sample SGD, 1 epoch: test accuracy {accuracy:.4f}")
+    assert accuracy >= 0.94
+    assert np.isfinite(model.evaluate(xt, yt)["loss"])
