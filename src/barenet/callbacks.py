@@ -161,3 +161,45 @@ class LambdaCallback(Callback):
         for name, function in hooks.items():
             setattr(self, name, function)
         self.wants_batches = "on_batch_end" in hooks
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch: batches done, samples/s and the running mean loss."""
+
+    wants_batches = True
+
+    def __init__(self, file=None, refresh_every: int = 50):
+        self.file, self.refresh_every = file, refresh_every
+        self.bar = None
+
+    def on_train_begin(self, logs):
+        self.steps, self.epochs = logs["steps"], logs["epochs"]
+
+    def on_epoch_begin(self, epoch):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
+                        file=self.file, dynamic_ncols=True, mininterval=0.2)
+        self.loss_sum, self.samples, self.pending = 0.0, 0, 0
+
+    def on_batch_end(self, batch, logs):
+        self.loss_sum += logs["loss"] * logs["size"]
+        self.samples += logs["size"]
+        self.pending += 1
+        if self.pending >= self.refresh_every or batch + 1 == self.steps:
+            self.bar.update(self.pending)
+            self.pending = 0
+            rate = self.samples / max(self.bar.format_dict["elapsed"], 1e-9)
+            self.bar.set_postfix_str(f"loss {self.loss_sum / self.samples:.4f}, {rate:,.0f} samples/s",
+                                     refresh=False)
+
+    def on_epoch_end(self, epoch, logs):
+        self._close()
+
+    def on_train_end(self, logs):
+        self._close()
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -63,6 +63,7 @@ class Sequential:
         self.optimizer = None
         self.stop_training = False
         self.history: History | None = None
+        self.extra: dict = {}  # metadata read from a model file (see serialization.load)
 
     # ----- structure -------------------------------------------------------
     def _check_chain(self) -> tuple[int | None, int | None]:
@@ -387,11 +388,12 @@ class Sequential:
         return logits.argmax(axis=1)
 
     # ----- files -----------------------------------------------------------
-    def save(self, path, include_optimizer: bool = False) -> None:
-        """Write weights (safetensors) and architecture (JSON metadata) atomically to `path`."""
+    def save(self, path, include_optimizer: bool = False, extra: dict | None = None) -> None:
+        """Write weights (safetensors) and architecture (JSON metadata) atomically to `path`.
+        `include_optimizer` keeps the optimizer state (to resume); `extra` is any JSON-able dict."""
         from .serialization import save
 
-        save(self, path, include_optimizer=include_optimizer)
+        save(self, path, include_optimizer=include_optimizer, extra=extra)
 
 
 def _count_correct(outputs, targets, threshold: float = 0.5) -> int:

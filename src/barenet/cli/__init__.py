@@ -11,9 +11,6 @@ import sys
 
 from ..errors import BarenetError
 
-COMMANDS = ("train",)
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
@@ -22,11 +19,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import train
+    from . import evaluate, predict, recipes, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    train.register(sub)
+    for command in (train, evaluate, predict, recipes):
+        command.register(sub)
     return parser
 
 

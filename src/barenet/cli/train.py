@@ -1,37 +1,111 @@
-"""`barenet train`: train the default MNIST network and report test accuracy."""
+"""`barenet train`: one command from nothing to a trained, reported, saved model."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import json
+import sys
 
-from ..errors import DataError
+from .. import config as cfg
+from ..errors import ConfigError
+
+# option -> (config key, parser); the optimizer/schedule names come first so their options apply after
+OVERRIDES = {
+    "dataset": ("data.dataset", str), "data_dir": ("data.data_dir", str),
+    "optimizer": ("optimizer.name", str), "schedule": ("schedule.name", str),
+    "layers": ("model.layers", "layers"), "activation": ("model.activation", str),
+    "output": ("model.output", str), "init": ("model.init", str), "loss": ("loss.name", str),
+    "lr": ("optimizer.lr", float), "momentum": ("optimizer.momentum", float),
+    "weight_decay": ("optimizer.weight_decay", float), "epochs": ("train.epochs", int),
+    "batch_size": ("train.batch_size", "batch"), "dropout": ("model.dropout", float),
+    "validation": ("data.validation", int), "subset": ("data.subset", int), "seed": ("train.seed", int),
+}
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("train", help="train an MLP on MNIST")
-    parser.add_argument("--data-dir", default=os.environ.get("BARENET_DATA_DIR"),
-                        help="folder with the MNIST IDX files (default: $BARENET_DATA_DIR)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(func=run)
+    p = sub.add_parser("train", help="train a network (default: the 'mnist' recipe)",
+                       description="Train a network from a recipe or a TOML config, with overrides.")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--recipe", help="a recipe shipped with barenet (see 'barenet recipes list')")
+    source.add_argument("--config", help="a TOML config file (e.g. a run folder's config.toml)")
+    source.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--dataset", help="mnist or fashion-mnist")
+    p.add_argument("--data-dir", help="folder with the dataset files (default: $BARENET_DATA_DIR, the cache)")
+    p.add_argument("--layers", help="sizes, e.g. 784,256,10")
+    p.add_argument("--activation", help="hidden activation: relu, leaky_relu, sigmoid, tanh")
+    p.add_argument("--output", help="output activation: softmax, sigmoid, linear")
+    p.add_argument("--init", help="he_normal, he_uniform, glorot_uniform, glorot_normal, lecun_normal, ...")
+    p.add_argument("--loss", help="softmax_cross_entropy, categorical_cross_entropy, mse, binary_cross_entropy, "
+                                  "sigmoid_binary_cross_entropy")
+    p.add_argument("--optimizer", help="sgd, adam, adamw, rmsprop")
+    p.add_argument("--lr", help="learning rate")
+    p.add_argument("--momentum", help="SGD/RMSprop momentum")
+    p.add_argument("--weight-decay", help="L2 weight decay (decoupled for adamw)")
+    p.add_argument("--schedule", help="constant, step, exponential, cosine, plateau")
+    p.add_argument("--epochs")
+    p.add_argument("--batch-size", help="an integer (1 = per-sample SGD) or 'full'")
+    p.add_argument("--dropout", help="drop probability after each hidden layer")
+    p.add_argument("--validation", help="hold out this many training images (the last ones) for validation")
+    p.add_argument("--subset", help="train on a class-balanced subset of this many images")
+    p.add_argument("--seed")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config key, e.g. --set optimizer.nesterov=true (repeatable)")
+    p.add_argument("--out", help="run folder (default runs/<time>-<name>)")
+    p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out folder")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="print nothing")
+    output.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def parse_value(option: str, text: str, kind):
+    """Turn an option's text into the config value, or a one-line error naming the option."""
+    try:
+        if kind == "layers":
+            return [int(part) for part in text.split(",")]
+        if kind == "batch":
+            return "full" if text == "full" else int(text)
+        return kind(text)
+    except ValueError:
+        expected = {"layers": "comma-separated integers like 784,128,10", "batch": "an integer or 'full'",
+                    int: "an integer", float: "a number"}.get(kind, "a value")
+        raise ConfigError(f"--{option.replace('_', '-')} must be {expected}, got {text!r}") from None
+
+
+def parse_set(item: str) -> tuple[str, object]:
+    """KEY=VALUE with VALUE read as TOML (numbers, booleans, lists, "strings"; bare words as strings)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set takes KEY=VALUE, e.g. --set optimizer.nesterov=true; got {item!r}")
+    try:
+        value = cfg.parse_toml(f"v = {text}", "--set")["v"]
+    except ConfigError:
+        value = text
+    return key.strip(), value
+
+
+def collect_overrides(args) -> dict:
+    overrides = {}
+    for option, (key, kind) in OVERRIDES.items():
+        text = getattr(args, option)
+        if text is not None:
+            overrides[key] = parse_value(option, text, kind)
+    for item in args.set:
+        key, value = parse_set(item)
+        overrides[key] = value
+    return overrides
 
 
 def run(args) -> int:
-    from .. import MLP, optimizers
-    from ..data import read_idx
+    from .. import train
 
-    if not args.data_dir:
-        raise DataError("no MNIST files: pass --data-dir FOLDER or set BARENET_DATA_DIR")
-    folder = Path(args.data_dir)
-    if (folder / "mnist").is_dir():
-        folder = folder / "mnist"
-    x, y = (read_idx(folder / f"train-{kind}-idx{d}-ubyte.gz") for kind, d in (("images", 3), ("labels", 1)))
-    xt, yt = (read_idx(folder / f"t10k-{kind}-idx{d}-ubyte.gz") for kind, d in (("images", 3), ("labels", 1)))
-    model = MLP([784, 128, 64, 10], activation="relu", seed=args.seed)
-    model.compile(optimizer=optimizers.SGD(lr=0.1, momentum=0.9))
-    history = model.fit(x, y, epochs=args.epochs, batch_size=128, validation_data=(xt, yt))
-    for row in history.rows():
-        print(f"epoch {row['epoch']:>3}  {row['seconds']:6.2f}s  loss {row['loss']:.4f}  "
-              f"acc {row['accuracy']:.4f}  test loss {row['val_loss']:.4f}  test acc {row['val_accuracy']:.4f}")
+    stream = sys.stderr if args.json else sys.stdout
+    if args.resume:
+        if collect_overrides(args) or args.out:
+            raise ConfigError("--resume continues a run exactly as configured: drop the other options")
+        summary = train.resume(args.resume, quiet=args.quiet, stream=stream)
+    else:
+        config = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
+        summary = train.run(config, out=args.out, force=args.force, quiet=args.quiet, stream=stream)
+    if args.json:
+        print(json.dumps(summary, indent=2))
     return 0

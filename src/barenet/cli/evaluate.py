@@ -1,0 +1,41 @@
+"""`barenet evaluate MODEL`: loss, accuracy, per-class precision/recall/F1 and a confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test set")
+    p.add_argument("model", help="a model file (.safetensors) written by barenet")
+    p.add_argument("--dataset", help="mnist or fashion-mnist (default: the one the model was trained on)")
+    p.add_argument("--data-dir", help="folder with the dataset files")
+    p.add_argument("--plot", help="confusion matrix PNG (default: next to the model, <name>.confusion.png)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .. import reports, serialization, train
+    from ..errors import ConfigError
+
+    model = serialization.load(args.model)
+    info = model.extra
+    name = args.dataset or info.get("dataset", "mnist")
+    config = {"data": {"dataset": name, "data_dir": args.data_dir or "", "validation": 0, "subset": 0},
+              "train": {"seed": 0}}
+    ds = train.load_data(config)
+    features = int(ds.test.x[0].size)
+    if model.in_features != features or model.out_features != len(ds.classes):
+        raise ConfigError(f"the model maps {model.in_features} inputs to {model.out_features} classes but {name} has "
+                          f"{features} inputs and {len(ds.classes)} classes: evaluate it on the dataset it learnt")
+    if model.loss is None:
+        model.compile()
+    x = train.InputScaler.from_dict(info.get("input", {}))(ds.test.x)
+    result = model.evaluate(x, ds.test.y)
+    counts = reports.confusion_matrix(ds.test.y, model.predict(x), len(ds.classes))
+    print(f"{name} test set: {len(ds.test):,} images, loss {result['loss']:.4f}, accuracy {result['accuracy']:.2%}")
+    print(reports.format_scores(reports.per_class_scores(counts), list(ds.classes)))
+    plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
+    reports.plot_confusion_matrix(counts, list(ds.classes), plot, title=f"{Path(args.model).name} on {name}")
+    print(f"confusion matrix: {plot}")
+    return 0
