@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import copy
 import math
-import tomllib
 from importlib import resources
 from pathlib import Path
+
+import tomllib
 
 from . import losses, optimizers, schedules
 from .errors import ConfigError
@@ -88,9 +89,8 @@ def merge(base: dict, update: dict, where: str = "") -> dict:
     for key, value in update.items():
         section = where.strip(".")
         if key not in base and section not in OPEN_SECTIONS:
-            known = ", ".join(sorted(base))
-            raise ConfigError(f"unknown config key {where}{key!r}: known keys{' in [' + section + ']' if section else ''}"
-                              f" are {known}")
+            place = f" in [{section}]" if section else ""
+            raise ConfigError(f"unknown config key {where}{key!r}: known keys{place} are {', '.join(sorted(base))}")
         if isinstance(base.get(key), dict) and section not in OPEN_SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {where}{key} must be a table ([{key}])")

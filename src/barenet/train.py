@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, config as cfg, datasets, reports, serialization
+from . import __version__, datasets, reports, serialization
+from . import config as cfg
 from .callbacks import Callback, EarlyStopping, History, ProgressBar, StopAtTarget
 from .errors import ConfigError, TrainingDiverged
 
@@ -55,7 +56,7 @@ class InputScaler:
         return {"scale": self.mode, **({"mean": self.mean, "std": self.std} if self.mode == "standardize" else {})}
 
     @classmethod
-    def from_dict(cls, spec: dict) -> "InputScaler":
+    def from_dict(cls, spec: dict) -> InputScaler:
         scaler = cls.__new__(cls)
         scaler.mode = spec.get("scale", "unit")
         if scaler.mode == "standardize":

@@ -11,6 +11,7 @@ import sys
 
 from ..errors import BarenetError
 
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
