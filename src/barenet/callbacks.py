@@ -179,7 +179,7 @@ class ProgressBar(Callback):
         from tqdm import tqdm
 
         self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False,
-                        file=self.file, dynamic_ncols=True, mininterval=0.2)
+                        file=self.file, dynamic_ncols=True, mininterval=0.2, disable=None)  # off unless a TTY
         self.loss_sum, self.samples, self.pending = 0.0, 0, 0
 
     def on_batch_end(self, batch, logs):

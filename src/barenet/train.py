@@ -125,7 +125,8 @@ class EpochTable(Callback):
 
 def metric_rows(history: History, eval_label: str) -> list[dict]:
     """History rows with val_* renamed test_* when the test set was what we evaluated each epoch."""
-    rows = history.rows()
+    order = ["epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+    rows = [{key: row[key] for key in order if key in row} for row in history.rows()]
     if eval_label == "test":
         rows = [{k.replace("val_", "test_"): v for k, v in row.items()} for row in rows]
     return rows
@@ -157,6 +158,7 @@ def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream
     """
     stream = stream or sys.stdout
     wall_start = time.perf_counter()
+    model, initial_epoch = start if start else (cfg.build_model(config), 0)  # checks every model option
     ds = load_data(config)
     check_fits_data(config, ds)
     scaler = InputScaler(config["data"]["scale"], ds.train.x)
@@ -167,7 +169,6 @@ def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream
     if run_dir is None:
         run_dir = new_run_dir(config, out, force)
         reports.write_text(run_dir / "config.toml", cfg.to_toml(config))
-    model, initial_epoch = start if start else (cfg.build_model(config), 0)
     if not quiet:
         print(f"barenet {__version__}: {config['name']} on {ds.name} ({len(y):,} training images, "
               f"{eval_label} {len(eval_data[1]):,}) -> {run_dir}", file=stream)
@@ -179,9 +180,10 @@ def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream
         stopper.on_train_begin({})
         stopper.best, stopper.wait, stopper.best_epoch = state["best"], state["wait"], state["best_epoch"]
     try:
-        model.fit(x, y, epochs=config["train"]["epochs"], batch_size=cfg.batch_size(config),
-                  validation_data=eval_data, shuffle=config["train"]["shuffle"], callbacks=callbacks,
-                  initial_epoch=initial_epoch)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDiverged
+            model.fit(x, y, epochs=config["train"]["epochs"], batch_size=cfg.batch_size(config),
+                      validation_data=eval_data, shuffle=config["train"]["shuffle"], callbacks=callbacks,
+                      initial_epoch=initial_epoch)
     except TrainingDiverged as exc:
         raise TrainingDiverged(f"{exc}; the run folder {run_dir} keeps the last good checkpoint",
                                exc.history) from None

@@ -1,0 +1,112 @@
+"""`barenet train`, `evaluate`, `predict`, `recipes` through the real console script."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from clihelpers import barenet
+from helpers import mnist_dir
+
+pytestmark = pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found beside the repository")
+
+SHORT = ["--subset", "6000", "--epochs", "3", "--dropout", "0.1", "--seed", "3"]
+ARTIFACTS = {"config.toml", "model.safetensors", "metrics.csv", "summary.json", "checkpoint.safetensors",
+             "learning_curves.png", "confusion_matrix.png", "misclassified.png", "first_layer_weights.png"}
+
+
+@pytest.fixture(scope="module")
+def run_a(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "a"
+    result = barenet("train", *SHORT, "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_short_run_writes_every_artifact(run_a):
+    out, result = run_a
+    assert ARTIFACTS <= {p.name for p in out.iterdir()}
+    from PIL import Image
+
+    for png in out.glob("*.png"):
+        with Image.open(png) as image:
+            image.verify()
+            assert image.format == "PNG"
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert {"seconds", "loss", "accuracy", "test_loss", "test_accuracy", "lr"} <= set(rows[0])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_run"] == 3 and summary["test_accuracy"] > 0.85
+    assert "test accuracy" in result.stdout and str(out) in result.stdout
+    header = next(line for line in result.stdout.splitlines() if line.strip().startswith("epoch"))
+    assert header.split() == ["epoch", "seconds", "loss", "accuracy", "test", "loss", "test", "acc", "lr"]
+
+
+def test_config_toml_reproduces_the_run(run_a, tmp_path):
+    out, _ = run_a
+    result = barenet("train", "--config", out / "config.toml", "--out", tmp_path / "b", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    a, b = load_file(out / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (out, tmp_path / "b"))
+    assert sa["test_accuracy"] == sb["test_accuracy"]
+
+
+def test_json_summary_on_stdout(tmp_path):
+    result = barenet("train", "--subset", "1000", "--epochs", "1", "--layers", "784,32,10", "--json",
+                     "--out", tmp_path / "j")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["epochs_run"] == 1 and 0 < summary["test_accuracy"] <= 1
+
+
+def test_evaluate_prints_per_class_table(run_a, tmp_path):
+    out, _ = run_a
+    plot = tmp_path / "cm.png"
+    result = barenet("evaluate", out / "model.safetensors", "--plot", plot)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert f"accuracy {summary['test_accuracy']:.2%}" in result.stdout
+    assert "precision" in result.stdout and "macro avg" in result.stdout
+    assert plot.stat().st_size > 1000
+
+
+def test_predict_on_a_batch_file(run_a, tmp_path):
+    from barenet.data import read_idx
+
+    out, _ = run_a
+    images = read_idx(mnist_dir() / "t10k-images-idx3-ubyte.gz")[:50]
+    np.save(tmp_path / "batch.npy", images)
+    result = barenet("predict", out / "model.safetensors", tmp_path / "batch.npy", "--output", tmp_path / "p.csv")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "p.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 50 and set(rows[0]) == {"source", "index", "prediction", "probability"}
+    labels = read_idx(mnist_dir() / "t10k-labels-idx1-ubyte.gz")[:50]
+    assert np.mean([int(r["prediction"]) == label for r, label in zip(rows, labels)]) > 0.8
+
+
+def test_recipes_list_and_show():
+    listing = barenet("recipes", "list")
+    assert listing.returncode == 0 and "mnist" in listing.stdout
+    shown = barenet("recipes", "show", "mnist")
+    assert shown.returncode == 0 and "[optimizer]" in shown.stdout
+
+
+def test_overrides_reach_the_config(tmp_path):
+    result = barenet("train", "--subset", "500", "--epochs", "1", "--layers", "784,20,10", "--optimizer", "adam",
+                     "--lr", "0.002", "--schedule", "cosine", "--batch-size", "full", "--activation", "tanh",
+                     "--set", "optimizer.beta2=0.99", "--out", tmp_path / "o", "--quiet")
+    assert result.returncode == 0, result.stderr
+    import tomllib
+
+    config = tomllib.loads((tmp_path / "o" / "config.toml").read_text())
+    assert config["model"]["layers"] == [784, 20, 10] and config["model"]["activation"] == "tanh"
+    assert config["optimizer"] == {"name": "adam", "lr": 0.002, "beta2": 0.99}
+    assert config["train"]["batch_size"] == "full" and config["schedule"]["name"] == "cosine"
