@@ -1,0 +1,122 @@
+"""A small local grid search: every combination of a few config values, trained in parallel processes.
+
+    rows = run_grid(config, {"optimizer.lr": [0.1, 0.01], "train.batch_size": [32, 128]}, out="runs/grid")
+
+Each combination trains as an ordinary run (its own folder with config.toml,
+metrics, plots); the grid folder gets results.csv, results.md and grid.png
+(test accuracy against each swept value).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import config as cfg
+from . import reports
+from .errors import BarenetError, ConfigError
+
+
+def combinations(params: dict[str, list]) -> list[dict]:
+    """Every combination of the swept values, as override dicts, in a stable order."""
+    if not params:
+        raise ConfigError("a grid needs at least one --param KEY=V1,V2,...")
+    keys = list(params)
+    return [dict(zip(keys, values)) for values in itertools.product(*(params[k] for k in keys))]
+
+
+def _label(overrides: dict) -> str:
+    text = "_".join(f"{key.split('.')[-1]}={value}" for key, value in overrides.items())
+    return text.replace(" ", "").replace("/", "-").replace("[", "").replace("]", "").replace(",", "-")
+
+
+def _train_one(job: tuple) -> dict:
+    """Run one combination in a worker process (one BLAS thread each: the workers share the cores)."""
+    config, overrides, run_dir = job
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        limiter = None
+    from . import train
+
+    row = {**overrides}
+    try:
+        summary = train.run(config, out=run_dir, force=True, quiet=True)
+        row.update(status="ok", test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
+                   epochs=summary["epochs_run"], train_seconds=summary["train_seconds"])
+    except BarenetError as exc:
+        row.update(status=f"failed: {exc}", test_accuracy=float("nan"), test_loss=float("nan"), epochs=0,
+                   train_seconds=0.0)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+    row["run_dir"] = str(run_dir)
+    return row
+
+
+def run_grid(base: dict, params: dict[str, list], out, workers: int | None = None, progress=None) -> list[dict]:
+    """Train every combination; return one result row per combination (also written to `out`)."""
+    out = Path(out)
+    jobs = []
+    for i, overrides in enumerate(combinations(params)):
+        config = base
+        for key, value in overrides.items():
+            config = cfg.apply_override(config, key, value)
+        cfg.check(config)  # every combination is valid before anything trains
+        config = {**config, "name": f"{base['name']}-{_label(overrides)}"}
+        jobs.append((config, overrides, out / f"{i:03d}-{_label(overrides)}"))
+    out.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    rows = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for row in pool.map(_train_one, jobs):
+            rows.append(row)
+            if progress:
+                progress(row, len(rows), len(jobs))
+    write_results(rows, list(params), out)
+    return rows
+
+
+def format_table(rows: list[dict], keys: list[str]) -> str:
+    header = [*keys, "test acc", "epochs", "seconds", "status"]
+    body = [[str(r[k]) for k in keys] + [f"{r['test_accuracy']:.2%}", str(r["epochs"]), f"{r['train_seconds']:.1f}",
+                                         r["status"]] for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
+    return "\n".join(lines)
+
+
+def write_results(rows: list[dict], keys: list[str], out: Path) -> None:
+    reports.write_metrics_csv(out / "results.csv", rows)
+    table = ["| " + " | ".join([*keys, "test accuracy", "epochs", "train s", "status"]) + " |",
+             "|" + "---|" * (len(keys) + 4)]
+    for r in sorted(rows, key=lambda r: -(r["test_accuracy"] if r["status"] == "ok" else -1)):
+        cells = [str(r[k]) for k in keys] + [f"{r['test_accuracy']:.2%}", str(r["epochs"]),
+                                             f"{r['train_seconds']:.1f}", r["status"]]
+        table.append("| " + " | ".join(cells) + " |")
+    reports.write_text(out / "results.md", "\n".join(table) + "\n")
+    plot_grid(rows, keys, out / "grid.png")
+
+
+def plot_grid(rows: list[dict], keys: list[str], path) -> None:
+    """Test accuracy against each swept value: every run as a dot, the best per value joined by a line."""
+    plt = reports._pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6), squeeze=False)
+    ok = [r for r in rows if r["status"] == "ok"]
+    for ax, key in zip(axes[0], keys):
+        values = list(dict.fromkeys(str(r[key]) for r in rows))  # str: lists (layer sizes) are values too
+        positions = {v: i for i, v in enumerate(values)}
+        ax.scatter([positions[str(r[key])] for r in ok], [r["test_accuracy"] for r in ok], alpha=0.6)
+        best = [max((r["test_accuracy"] for r in ok if str(r[key]) == v), default=float("nan")) for v in values]
+        ax.plot(range(len(values)), best, "r-", label="best")
+        ax.set_xticks(range(len(values)), values, rotation=20)
+        ax.set_xlabel(key)
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    reports._save(fig, path)

@@ -1,0 +1,60 @@
+"""Every shipped recipe: resolves, builds, and learns in a short smoke run on a small subset."""
+
+import math
+import warnings
+
+import pytest
+
+from barenet import config as cfg
+from barenet import train
+from barenet.errors import BarenetWarning
+from helpers import mnist_dir
+
+RECIPES = cfg.recipe_names()
+SUBSET = 2000
+
+
+def test_recipes_are_shipped():
+    assert {"mnist", "mnist-fast", "mnist-best", "fashion-mlp"} <= set(RECIPES)
+    assert len(RECIPES) >= 15
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_resolves_and_builds(name):
+    config = cfg.resolve(recipe=name)
+    assert config["name"] == name and config["description"]
+    model = cfg.build_model(config)
+    assert model.in_features == config["model"]["layers"][0]
+    assert cfg.parse_toml(cfg.to_toml(config), "round trip") == config
+
+
+def smoke_config(name: str, data_dir) -> dict:
+    """The recipe on a small subset, with enough epochs for at least ~200 optimizer steps."""
+    config = cfg.resolve(recipe=name)
+    batch = cfg.batch_size(config) or SUBSET
+    epochs = min(config["train"]["epochs"], max(1, math.ceil(200 / math.ceil(SUBSET / batch))))
+    overrides = {"data.subset": SUBSET, "data.validation": 0, "train.epochs": epochs, "train.early_stopping": 0,
+                 "data.data_dir": str(data_dir)}
+    for key, value in overrides.items():
+        config = cfg.apply_override(config, key, value)
+    return config
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_smoke_run_learns(name, tmp_path):
+    folder = mnist_dir()
+    if folder is None:
+        pytest.skip("real MNIST not found beside the repository")
+    config = smoke_config(name, folder.parent)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = train.run(config, out=tmp_path / name, quiet=True)
+    expected = {BarenetWarning} if config["data"]["scale"] == "none" else set()
+    assert {w.category for w in caught} == expected, [str(w.message) for w in caught]
+    assert summary["test_accuracy"] > 0.3, summary["test_accuracy"]
+
+
+def test_fragile_choices_get_a_hint():
+    hints = train.review(cfg.resolve(recipe="mlp-sigmoid-mse-unscaled"))
+    assert any("MSE on softmax" in h for h in hints) and any("0-255" in h for h in hints)
+    assert train.review(cfg.resolve(recipe="mnist")) == []
