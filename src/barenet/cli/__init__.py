@@ -11,7 +11,7 @@ import sys
 
 from ..errors import BarenetError
 
-COMMANDS = ("train",)
+COMMANDS = ("train", "data")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,11 +22,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import train
+    from . import data, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train.register(sub)
+    data.register(sub)
     return parser
 
 
