@@ -143,7 +143,8 @@ def test_nothing_found_lists_every_place(tiny, env):
         barenet.datasets.load("tiny", data_dir=env / "nowhere")
     message = str(info.value)
     assert "\n" not in message
-    for part in ("data_dir", "BARENET_DATA_DIR (not set)", "cache", "mirrors: none known", "--data-dir"):
+    for part in (f"data_dir {env / 'nowhere'}: no such folder", "BARENET_DATA_DIR (not set)", "cache",
+                 "mirrors: none known", "--data-dir"):
         assert part in message
 
 
@@ -313,3 +314,14 @@ def test_unwritable_cache_is_a_one_line_error_and_leaves_nothing(tiny, env, serv
         barenet.datasets.load("tiny")
     assert "\n" not in str(info.value)
     assert cache_listing(env) == []  # the temp file was removed
+
+
+def test_import_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, barenet; barenet.datasets.load; "
+            "print(sorted(m for m in ('urllib.request', 'tqdm', 'matplotlib', 'subprocess', 'http.client') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -118,6 +118,8 @@ def search_local(info: catalog.DatasetInfo, data_dir=None) -> Found:
             found.tried.append(place.describe())
         elif len(found.data) == len(info.files):
             found.tried.append(f"{place.describe()}: not needed")
+        elif not place.path.is_dir():
+            found.tried.append(f"{place.describe()}: no such folder")
         else:
             _search_place(place, info, found)
     return found
