@@ -12,6 +12,8 @@ from helpers import mnist_dir
 
 RECIPES = cfg.recipe_names()
 SUBSET = 2000
+# Recipes whose faithful setup learns slowly at first need more steps to show it is learning.
+SMOKE_STEPS = {"mlp-100-summed-uniform": 1000}
 
 
 def test_recipes_are_shipped():
@@ -32,7 +34,8 @@ def smoke_config(name: str, data_dir) -> dict:
     """The recipe on a small subset, with enough epochs for at least ~200 optimizer steps."""
     config = cfg.resolve(recipe=name)
     batch = cfg.batch_size(config) or SUBSET
-    epochs = min(config["train"]["epochs"], max(1, math.ceil(200 / math.ceil(SUBSET / batch))))
+    steps = SMOKE_STEPS.get(name, 200)
+    epochs = min(config["train"]["epochs"], max(1, math.ceil(steps / math.ceil(SUBSET / batch))))
     overrides = {"data.subset": SUBSET, "data.validation": 0, "train.epochs": epochs, "train.early_stopping": 0,
                  "data.data_dir": str(data_dir)}
     for key, value in overrides.items():
@@ -51,7 +54,11 @@ def test_recipe_smoke_run_learns(name, tmp_path):
         summary = train.run(config, out=tmp_path / name, quiet=True)
     expected = {BarenetWarning} if config["data"]["scale"] == "none" else set()
     assert {w.category for w in caught} == expected, [str(w.message) for w in caught]
-    assert summary["test_accuracy"] > 0.3, summary["test_accuracy"]
+    if config["known_failure"]:
+        # A faithful copy of a setup that does not learn: it must still run cleanly and say why.
+        assert math.isfinite(summary["test_loss"]) and train.review(config)
+    else:
+        assert summary["test_accuracy"] > 0.3, summary["test_accuracy"]
 
 
 def test_fragile_choices_get_a_hint():

@@ -6,7 +6,7 @@
     model.fit(x, y, epochs=10, batch_size=128)
 """
 
-from . import activations, callbacks, data, errors, initializers, layers, losses, optimizers, schedules
+from . import activations, callbacks, data, datasets, errors, initializers, layers, losses, optimizers, schedules
 from .errors import BarenetError, BarenetWarning
 from .model import MLP, Sequential
 from .serialization import load
@@ -15,5 +15,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP", "Sequential", "load", "BarenetError", "BarenetWarning",
-    "activations", "callbacks", "data", "errors", "initializers", "layers", "losses", "optimizers", "schedules",
+    "activations", "callbacks", "data", "datasets", "errors", "initializers", "layers", "losses", "optimizers",
+    "schedules",
 ]

@@ -6,6 +6,7 @@ default, so a recipe or config file names only what it changes):
     name = "mnist"                     # used in run folder names
     description = "..."
     hints = ["..."]                    # one-line reviewer notes printed before training
+    known_failure = false              # true: the recipe reproduces a setup that does not learn
     [data]      dataset, validation, subset, scale ("unit" | "standardize" | "none"), data_dir
     [model]     layers, activation, output, init, bias_init, dropout, input_dropout,
                 max_norm (0 = none), use_bias, dtype
@@ -35,6 +36,7 @@ DEFAULTS: dict = {
     "name": "custom",
     "description": "",
     "hints": [],
+    "known_failure": False,
     "data": {"dataset": "mnist", "validation": 0, "subset": 0, "scale": "unit", "data_dir": ""},
     "model": {"layers": [784, 128, 64, 10], "activation": "relu", "output": "softmax", "init": "auto",
               "bias_init": "zeros", "dropout": 0.0, "input_dropout": 0.0, "max_norm": 0.0,

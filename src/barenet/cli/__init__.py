@@ -20,18 +20,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import evaluate, grid, predict, recipes, train
+    from . import data, evaluate, grid, predict, recipes, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (train, evaluate, predict, recipes, grid):
+    for command in (train, evaluate, predict, data, recipes, grid):
         command.register(sub)
     return parser
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     """Warnings from the command line are one readable line, not a source excerpt."""
-    print(f"warning: {message}", file=file or sys.stderr)
+    print(f"barenet: warning: {message}", file=file or sys.stderr)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,118 @@
+"""`barenet data download|verify|where|show`: fetch, check, locate and look at datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ACTIONS = ("download", "verify", "where", "show")
+
+
+def register(sub) -> None:
+    from ..data.catalog import DATASETS
+
+    parser = sub.add_parser("data", help="download, verify, locate or preview a dataset",
+                            description="Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, "
+                                        "system folders, then downloaded from mirrors and verified by SHA-256.")
+    parser.add_argument("action", choices=ACTIONS, help="download: fetch into the cache; verify: re-check every "
+                        "file; where: show which file was found where; show: render sample images to PNG")
+    parser.add_argument("--dataset", default="mnist", help=f"one of {', '.join(DATASETS)} (default: mnist)")
+    parser.add_argument("--data-dir", default=None, help="folder with the IDX files (searched first)")
+    parser.add_argument("--out", default=None, help="PNG file for 'show' (default: DATASET-samples.png)")
+    parser.add_argument("--split", choices=("train", "test"), default="train", help="split for 'show'")
+    parser.add_argument("--count", type=int, default=40, help="images in the 'show' grid (default: 40)")
+    parser.add_argument("--seed", type=int, default=0, help="which images 'show' picks")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import warnings
+
+    from ..errors import BarenetWarning
+
+    with warnings.catch_warnings():  # every rejected file is reported, not just the first
+        warnings.simplefilter("always", BarenetWarning)
+        return {"download": download, "verify": verify, "where": where, "show": show}[args.action](args)
+
+
+def download(args) -> int:
+    from ..data.loader import locate
+
+    found = locate(args.dataset, args.data_dir, download=True)
+    for name, path in found.sources.items():
+        print(f"{name}  {path}")
+    return 0
+
+
+def verify(args) -> int:
+    from ..data import catalog
+    from ..data.fetch import sha256
+    from ..data.loader import locate
+
+    info = catalog.get(args.dataset)
+    found = locate(info.name, args.data_dir, download=False)
+    for name in info.files:
+        print(f"ok  {name}  sha256 {sha256(found.data[name])}  {found.sources[name]}")
+    return 0
+
+
+def where(args) -> int:
+    from ..data import catalog, fetch
+
+    info = catalog.get(args.dataset)
+    found = fetch.search_local(info, args.data_dir)
+    print(f"{info.name}: places searched, in order")
+    for line in found.tried:
+        print(f"  {line}")
+    for name in info.files:
+        print(f"{name}  {found.sources.get(name, 'missing (barenet data download fetches it)')}")
+    return 0
+
+
+def show(args) -> int:
+    import numpy as np
+
+    from ..data.loader import load
+    from ..errors import ConfigError
+
+    if args.count < 1:
+        raise ConfigError(f"--count must be at least 1, got {args.count}")
+    ds = load(args.dataset, args.data_dir)
+    split = ds.train if args.split == "train" else ds.test
+    rows = np.sort(np.random.default_rng(args.seed).choice(len(split), size=min(args.count, len(split)),
+                                                              replace=False))
+    out = Path(args.out or f"{ds.name}-samples.png")
+    save_grid(split.x[rows], [ds.classes[int(label)] for label in split.y[rows]], out,
+              f"{ds.name} {args.split}: {len(rows)} samples")
+    print(f"wrote {out}")
+    return 0
+
+
+def save_grid(images, labels: list[str], out: Path, title: str) -> None:
+    """Render images (N, H, W) uint8 with their labels in a grid and save it as PNG (atomically)."""
+    import io
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..data.formats import atomic_write
+    from ..errors import DataError
+
+    cols = min(10, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.4 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, images, labels):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title(label, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    try:
+        atomic_write(out, buffer.getvalue())
+    except OSError as exc:
+        raise DataError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
