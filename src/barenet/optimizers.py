@@ -42,6 +42,7 @@ class Optimizer:
         self.clipnorm = None if clipnorm is None else _check_nonnegative("clipnorm", clipnorm)
         self.iterations = 0
         self.state: list[dict] = []
+        self._scratch: list = []  # one work array per parameter, so steps allocate nothing
 
     def set_lr(self, epoch: int) -> float:
         """Set `lr` from the schedule for this epoch/step; returns it."""
@@ -52,18 +53,21 @@ class Optimizer:
         """Update every array in `params` in place from the matching array in `grads`."""
         if not self.state:
             self.state = [self._new_state(p) for p in params]
+        if len(self._scratch) != len(params):
+            self._scratch = [xp.empty_like(p) for p in params]
         if self.clipnorm is not None:
             clip_by_global_norm(grads, self.clipnorm)
         if self.schedule.per == "step":
             self.lr = self.schedule(self.iterations)
         self.iterations += 1
-        for param, grad, state in zip(params, grads, self.state):
-            self._update(param, grad, state)
+        for param, grad, state, scratch in zip(params, grads, self.state, self._scratch):
+            self._update(param, grad, state, scratch)
 
     def _new_state(self, param) -> dict:
         return {}
 
-    def _update(self, param, grad, state) -> None:
+    def _update(self, param, grad, state, scratch) -> None:
+        """Update `param` in place. `grad` may be overwritten; `scratch` is a work array of param's shape."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -92,7 +96,7 @@ class Optimizer:
 
 def clip_by_global_norm(grads: list, max_norm: float) -> float:
     """Scale all gradients in place so their joint L2 norm is at most `max_norm`; return the norm."""
-    total = math.sqrt(sum(float((g * g).sum()) for g in grads))
+    total = math.sqrt(sum(float(xp.vdot(g.ravel(), g.ravel())) for g in grads))
     factor = max_norm / (total + 1e-6)
     if factor < 1.0:
         for g in grads:
@@ -115,22 +119,24 @@ class SGD(Optimizer):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
 
-    def _update(self, param, grad, state):
-        lr = param.dtype.type(self.lr)
+    def _update(self, param, grad, state, scratch):
+        dtype = param.dtype.type
         if self.weight_decay:
-            grad = grad + param.dtype.type(self.weight_decay) * param
-        if not self.momentum:
-            param -= lr * grad
-            return
-        mu = param.dtype.type(self.momentum)
-        velocity = state.get("velocity")
-        if velocity is None:
-            velocity = state["velocity"] = xp.array(grad, copy=True)
-        else:
-            velocity *= mu
-            velocity += grad if not self.dampening else (1 - self.dampening) * grad
-        direction = grad + mu * velocity if self.nesterov else velocity
-        param -= lr * direction
+            grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
+        direction = grad
+        if self.momentum:
+            mu = dtype(self.momentum)
+            velocity = state.get("velocity")
+            if velocity is None:
+                velocity = state["velocity"] = xp.array(grad, copy=True)
+            else:
+                velocity *= mu
+                velocity += xp.multiply(grad, dtype(1 - self.dampening), out=scratch) if self.dampening else grad
+            direction = velocity
+            if self.nesterov:
+                direction = xp.multiply(velocity, mu, out=scratch)
+                direction += grad
+        param -= xp.multiply(direction, dtype(self.lr), out=scratch)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
@@ -156,22 +162,27 @@ class Adam(Optimizer):
     def _new_state(self, param):
         return {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
 
-    def _update(self, param, grad, state):
-        t = self.iterations
+    def _update(self, param, grad, state, scratch):
+        t, dtype = self.iterations, param.dtype.type
         if self.weight_decay:
             if self.decoupled:
-                param *= param.dtype.type(1.0 - self.lr * self.weight_decay)
+                param *= dtype(1.0 - self.lr * self.weight_decay)
             else:
-                grad = grad + param.dtype.type(self.weight_decay) * param
+                grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
         m, v = state["m"], state["v"]
-        m *= param.dtype.type(self.beta1)
-        m += param.dtype.type(1.0 - self.beta1) * grad
-        v *= param.dtype.type(self.beta2)
-        v += param.dtype.type(1.0 - self.beta2) * grad * grad
+        m *= dtype(self.beta1)
+        m += xp.multiply(grad, dtype(1.0 - self.beta1), out=scratch)
+        v *= dtype(self.beta2)
+        xp.multiply(grad, grad, out=scratch)
+        scratch *= dtype(1.0 - self.beta2)
+        v += scratch
         step_size = self.lr / (1.0 - self.beta1 ** t)
-        denom = xp.sqrt(v) / param.dtype.type(math.sqrt(1.0 - self.beta2 ** t))
-        denom += param.dtype.type(self.eps)
-        param -= param.dtype.type(step_size) * (m / denom)
+        denom = xp.sqrt(v, out=scratch)
+        denom /= dtype(math.sqrt(1.0 - self.beta2 ** t))
+        denom += dtype(self.eps)
+        xp.divide(m, denom, out=scratch)
+        scratch *= dtype(step_size)
+        param -= scratch
 
     def get_config(self):
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
@@ -211,10 +222,10 @@ class RMSprop(Optimizer):
             state["grad_avg"] = xp.zeros_like(param)
         return state
 
-    def _update(self, param, grad, state):
+    def _update(self, param, grad, state, scratch):
         dtype = param.dtype.type
         if self.weight_decay:
-            grad = grad + dtype(self.weight_decay) * param
+            grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
         square_avg = state["square_avg"]
         square_avg *= dtype(self.alpha)
         square_avg += dtype(1.0 - self.alpha) * grad * grad
