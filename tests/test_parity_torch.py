@@ -371,3 +371,20 @@ def test_import_barenet_does_not_import_torch():
 
     code = "import sys, barenet, barenet.parity, barenet.cli; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_compare_on_mnist(tmp_path):
+    from clihelpers import barenet
+    from helpers import mnist_dir
+
+    if mnist_dir() is None:
+        pytest.skip("real MNIST not found beside the repository (../shared/data/mnist)")
+    config = tmp_path / "small.toml"
+    config.write_text('name = "small"\n[model]\nlayers = [784, 32, 10]\ndropout = 0.2\n'
+                      '[optimizer]\nname = "adam"\nlr = 0.001\n[train]\nbatch_size = 64\n')
+    result = barenet("compare", "--config", config, "--steps", "20", "--dtype", "float64")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dropout: barenet's masks are fed" in result.stdout
+    assert "PASS" in result.stdout and "test accuracy: barenet" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit() and "-" in line]
+    assert len(rows) == 10 and rows[-1].split()[0] == "19-20"  # one row per range of 2 steps

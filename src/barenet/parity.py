@@ -369,9 +369,19 @@ def _max_diff(a: list, b: list) -> float:
                 for p, q in zip(a, b)), default=0.0)
 
 
+def first_step_over(result: Comparison, dtype) -> int | None:
+    """The first step whose differences exceed the tolerance, or None when every step is within it.
+
+    float32: the loss within 1e-4 relative. float64: the loss within 1e-10 relative and every
+    parameter within 1e-10 absolute."""
+    exact = np.dtype(dtype) == np.float64
+    limit = 1e-10 if exact else 1e-4
+    for r in result.records:
+        if r.loss_diff > limit * max(abs(r.loss_torch), 1e-30) or (exact and r.param_diff > limit):
+            return r.step
+    return None
+
+
 def tolerance_ok(result: Comparison, dtype) -> bool:
-    """float32: every step's loss within 1e-4 relative; float64: losses (relative) and
-    parameters (absolute) within 1e-10."""
-    if np.dtype(dtype) == np.float64:
-        return result.max_relative_loss_diff <= 1e-10 and result.max_param_diff <= 1e-10
-    return result.max_relative_loss_diff <= 1e-4
+    """True when every step is within the tolerance for `dtype` (see first_step_over)."""
+    return first_step_over(result, dtype) is None

@@ -20,11 +20,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import evaluate, predict, recipes, train
+    from . import compare, evaluate, interop, predict, recipes, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (train, evaluate, predict, recipes):
+    for command in (train, evaluate, predict, recipes, compare, interop):
         command.register(sub)
     return parser
 
