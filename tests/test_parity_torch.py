@@ -323,10 +323,11 @@ def test_compare_feeds_dropout_masks_and_matches():
     result = parity.compare(model, x, y, x, y, steps=30, batch_size=20)
     assert result.dropout_compared
     assert result.max_param_diff <= 1e-10
+    assert sorted(result.final_param_diffs) == ["1.W", "1.b", "4.W", "4.b", "7.W", "7.b"]
     assert parity.tolerance_ok(result, np.float64)
 
 
-def test_compare_detects_a_real_difference():
+def test_compare_detects_a_real_difference(monkeypatch):
     """The comparison can fail: a torch twin with a different learning rate is caught."""
     rng = np.random.default_rng(4)
     x, y = toy_data(rng)
@@ -338,12 +339,11 @@ def test_compare_detects_a_real_difference():
         made.param_groups[0]["lr"] *= 1.001
         return made
 
-    parity.torch_optimizer = skewed
-    try:
-        result = parity.compare(model, x, y, steps=5, batch_size=32)
-    finally:
-        parity.torch_optimizer = real
+    monkeypatch.setattr(parity, "torch_optimizer", skewed)
+    result = parity.compare(model, x, y, steps=5, batch_size=32)
     assert not parity.tolerance_ok(result, np.float64)
+    assert parity.first_step_over(result, np.float64) == 1
+    assert max(result.final_param_diffs.values()) > 1e-6
 
 
 def test_compare_with_plateau_mse_softmax_output_and_max_norm():

@@ -218,6 +218,7 @@ class Comparison:
     seconds_barenet: float = 0.0
     seconds_torch: float = 0.0
     dropout_compared: bool = False
+    final_param_diffs: dict = field(default_factory=dict)  # "layer.param" -> max |barenet - torch| at the end
 
     @property
     def max_loss_diff(self) -> float:
@@ -347,6 +348,7 @@ def compare(model, x, y, x_test=None, y_test=None, steps: int = 200, batch_size:
             model.optimizer.schedule.observe({"loss": total / n})
             twin.end_epoch(total / n)
         epoch += 1
+    result.final_param_diffs = _named_diffs(model, twin)
     if x_test is not None:
         x_test, y_test = model._validated(x_test, y_test, "test x", "test y")
         result.accuracy_barenet = model._evaluate_prepared(x_test, y_test)["accuracy"]
@@ -362,6 +364,11 @@ def _accuracy(twin: _TorchTwin, model, x, y) -> float:
         outputs = twin.predict(model._batch_x(x, slice(begin, begin + EVAL_BATCH)))
         correct += _count_correct(outputs, y[begin:begin + EVAL_BATCH], model._threshold)
     return correct / len(x)
+
+
+def _named_diffs(model, twin: _TorchTwin) -> dict:
+    names = [f"{i}.{key}" for i, layer in enumerate(model.layers) for key in layer.params]
+    return {name: _max_diff([p], [q]) for name, p, q in zip(names, model.get_weights(), twin.weights())}
 
 
 def _max_diff(a: list, b: list) -> float:

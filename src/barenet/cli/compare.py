@@ -47,6 +47,8 @@ def run(args) -> int:
                             steps=args.steps, batch_size=cfg.batch_size(config),
                             shuffle=config["train"]["shuffle"])
     print_table(result.records)
+    print("max |Δ| per parameter at the end: "
+          + ", ".join(f"{name} {diff:.2g}" for name, diff in result.final_param_diffs.items()))
     over = parity.first_step_over(result, dtype)
     print(f"test accuracy: barenet {result.accuracy_barenet:.2%}, torch {result.accuracy_torch:.2%}")
     print(f"max |Δloss| {result.max_loss_diff:.3g} (relative {result.max_relative_loss_diff:.3g}), "
