@@ -115,7 +115,8 @@ class SoftmaxCrossEntropy(Loss):
 class CategoricalCrossEntropy(Loss):
     """Cross-entropy of probabilities the network already produced (a Softmax layer).
 
-    Probabilities are clipped to [eps, 1 - eps] so log(0) never happens. Prefer
+    Probabilities are clipped to [eps, 1 - eps] so log(0) never happens (torch's
+    NLLLoss(log(p)) clips nothing; eps=0 matches it). Prefer
     `softmax_cross_entropy` on logits: it is exact and cheaper.
     """
 
@@ -154,7 +155,11 @@ class MeanSquaredError(Loss):
 
 
 class BinaryCrossEntropy(Loss):
-    """Binary cross-entropy of probabilities in (0, 1), clipped to [eps, 1 - eps]."""
+    """Binary cross-entropy of probabilities in (0, 1), clipped to [eps, 1 - eps].
+
+    torch's BCELoss clips differently (it clamps log(p) at -100); the two agree
+    for probabilities in [eps, 1 - eps]. eps=0 removes barenet's clip.
+    """
 
     name = "binary_cross_entropy"
 

@@ -100,13 +100,21 @@ class ExponentialDecay(Schedule):
 
 class CosineDecay(Schedule):
     """Linear warm-up from `warmup_start * lr` over `warmup` counts, then cosine
-    annealing from lr to `min_lr` over the remaining `total - warmup` counts."""
+    annealing from lr to `min_lr` over the remaining `total - warmup` counts.
+
+    After `total` the rate stays at `min_lr` (hold_min=True). torch's
+    CosineAnnealingLR instead keeps following the cosine and rises again;
+    hold_min=False does the same. Up to `total` both agree: warm-up is torch's
+    LinearLR(start_factor=warmup_start) then CosineAnnealingLR(T_max=total-warmup)
+    joined by SequentialLR(milestones=[warmup]).
+    """
 
     name = "cosine"
 
     def __init__(self, lr, total: int, warmup: int = 0, min_lr: float = 0.0,
-                 warmup_start: float = 0.0, per="epoch"):
+                 warmup_start: float = 0.0, per="epoch", hold_min: bool = True):
         super().__init__(lr, per)
+        self.hold_min = bool(hold_min)
         if total < 1 or not 0 <= warmup < total:
             raise ConfigError(f"cosine schedule needs total >= 1 and 0 <= warmup < total, "
                               f"got total={total!r}, warmup={warmup!r}")
@@ -117,22 +125,30 @@ class CosineDecay(Schedule):
         if t < self.warmup:
             fraction = self.warmup_start + (1.0 - self.warmup_start) * t / self.warmup
             return self.initial_lr * fraction
-        progress = min(t - self.warmup, self.total - self.warmup) / (self.total - self.warmup)
+        elapsed = min(t - self.warmup, self.total - self.warmup) if self.hold_min else t - self.warmup
+        progress = elapsed / (self.total - self.warmup)
         return self.min_lr + (self.initial_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def get_config(self):
         return {"name": self.name, "lr": self.initial_lr, "total": self.total, "warmup": self.warmup,
-                "min_lr": self.min_lr, "warmup_start": self.warmup_start, "per": self.per}
+                "min_lr": self.min_lr, "warmup_start": self.warmup_start, "per": self.per,
+                "hold_min": self.hold_min}
 
 
 class ReduceOnPlateau(Schedule):
     """Multiply the rate by `factor` when `monitor` has not improved by more than
-    `threshold` (relative, as torch's default 'rel' mode) for `patience` epochs."""
+    `threshold` (relative, as torch's default 'rel' mode) for `patience` epochs.
+
+    Every reduction is applied (eps=0). torch's ReduceLROnPlateau ignores a
+    reduction smaller than its eps=1e-8 (which only matters near min_lr):
+    pass eps=1e-8 to match it exactly.
+    """
 
     name = "plateau"
 
     def __init__(self, lr, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, min_lr: float = 0.0, mode: str = "min", cooldown: int = 0):
+                 threshold: float = 1e-4, min_lr: float = 0.0, mode: str = "min", cooldown: int = 0,
+                 eps: float = 0.0):
         super().__init__(lr, "epoch")
         if not 0 < factor < 1:
             raise ConfigError(f"plateau factor must be in (0, 1), got {factor!r}")
@@ -140,6 +156,7 @@ class ReduceOnPlateau(Schedule):
             raise ConfigError(f"plateau mode must be 'min' or 'max', got {mode!r}")
         self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
         self.threshold, self.min_lr, self.mode, self.cooldown = float(threshold), float(min_lr), mode, int(cooldown)
+        self.eps = float(eps)
         self.current = self.initial_lr
         self.best = math.inf if mode == "min" else -math.inf
         self.bad_epochs = 0
@@ -167,13 +184,15 @@ class ReduceOnPlateau(Schedule):
             self.cooldown_left -= 1
             self.bad_epochs = 0
         if self.bad_epochs > self.patience:
-            self.current = max(self.current * self.factor, self.min_lr)
+            reduced = max(self.current * self.factor, self.min_lr)
+            if self.current - reduced > self.eps:
+                self.current = reduced
             self.cooldown_left, self.bad_epochs = self.cooldown, 0
 
     def get_config(self):
         return {"name": self.name, "lr": self.initial_lr, "monitor": self.monitor, "factor": self.factor,
                 "patience": self.patience, "threshold": self.threshold, "min_lr": self.min_lr,
-                "mode": self.mode, "cooldown": self.cooldown}
+                "mode": self.mode, "cooldown": self.cooldown, "eps": self.eps}
 
     def state_dict(self):
         return {"current": self.current, "best": self.best, "bad_epochs": self.bad_epochs,

@@ -20,11 +20,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import data, evaluate, grid, predict, recipes, train
+    from . import compare, data, evaluate, grid, interop, predict, recipes, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (train, evaluate, predict, data, recipes, grid):
+    for command in (train, evaluate, predict, data, recipes, grid, compare, interop):
         command.register(sub)
     return parser
 
