@@ -126,7 +126,7 @@ class Dense(Layer):
         else:
             xp.matmul(x.T, grad_out, out=self.grads["W"])
         if self.use_bias:
-            xp.sum(grad_out, axis=0, out=self.grads["b"])
+            grad_out.sum(axis=0, out=self.grads["b"])
         if not self.propagate_grad:
             return None
         return xp.matmul(grad_out, W.T, out=self._buffer("grad_in", x.shape, W.dtype))
@@ -249,25 +249,36 @@ class Dropout(Layer):
                               f"got {rate!r} (for keep probability p use rate=1-p)")
         self.rate = float(rate)
         self._rng = None
-        self.last_mask = None  # the scaled mask of the last training step (for parity checks)
+        self._keep = None  # boolean mask of the units kept in the last training step
+
+    @property
+    def last_mask(self):
+        """The scaled mask (0 or 1/(1-rate)) of the last training step, or None (for parity checks)."""
+        if self._keep is None:
+            return None
+        return self._keep * self._buffers["out"].dtype.type(1.0 / (1.0 - self.rate))
 
     def build(self, rng, dtype=np.float32):
         self._rng = rng
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
-            self.last_mask = None
+            self._keep = None
             return x
         if self._rng is None:
             raise ConfigError("Dropout has no random generator: call build(rng) or put it in a Sequential")
-        keep = self._rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
-        self.last_mask = xp.asarray(keep >= self.rate, dtype=x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
-        return x * self.last_mask
+        uniform = self._rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+        self._keep = xp.greater_equal(uniform, self.rate, out=self._buffer("keep", x.shape, bool))
+        out = xp.multiply(x, self._keep, out=self._buffer("out", x.shape, x.dtype))
+        out *= x.dtype.type(1.0 / (1.0 - self.rate))
+        return out
 
     def backward(self, grad_out):
-        if self.last_mask is None:
+        if self._keep is None:
             return grad_out
-        return grad_out * self.last_mask
+        grad_in = xp.multiply(grad_out, self._keep, out=self._buffer("grad_in", grad_out.shape, grad_out.dtype))
+        grad_in *= grad_in.dtype.type(1.0 / (1.0 - self.rate))
+        return grad_in
 
     def get_config(self):
         return {"type": "Dropout", "rate": self.rate}

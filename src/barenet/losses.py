@@ -80,19 +80,28 @@ class SoftmaxCrossEntropy(Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
     def forward(self, outputs, targets):
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        exps = xp.exp(shifted)
+        maxes = outputs.max(axis=1, keepdims=True)
+        exps = xp.exp(outputs - maxes)
         sums = exps.sum(axis=1, keepdims=True)
-        log_probs = shifted - xp.log(sums)
+        log_sums = xp.log(sums)
+        if targets.ndim == 1 and self.label_smoothing == 0.0:
+            # -log softmax(z)[y] = log(sum exp(z - max)) - (z[y] - max): only the picked logits are needed
+            picked = outputs[self._rows(len(targets)), targets]
+            total = float(log_sums.sum()) - float((picked - maxes[:, 0]).sum())
+        else:
+            log_probs = outputs - maxes - log_sums
+            total = -float((self._smoothed(targets, outputs) * log_probs).sum())
         exps /= sums
         self._probs, self._targets = exps, targets
-        if targets.ndim == 1 and self.label_smoothing == 0.0:
-            picked = log_probs[xp.arange(len(targets)), targets]
-            total = -float(picked.sum())
-        else:
-            total = -float((self._smoothed(targets, outputs) * log_probs).sum())
         self._divisor = self._scale(outputs, per_element=False)
         return total / self._divisor
+
+    def _rows(self, n: int):
+        """0..n-1, cached: the row index that picks each sample's target logit."""
+        rows = getattr(self, "_row_index", None)
+        if rows is None or len(rows) != n:
+            rows = self._row_index = xp.arange(n)
+        return rows
 
     def _smoothed(self, targets, outputs):
         dense = self._dense(targets, outputs)
@@ -104,7 +113,7 @@ class SoftmaxCrossEntropy(Loss):
     def backward(self):
         grad = self._probs
         if self._targets.ndim == 1 and self.label_smoothing == 0.0:
-            grad[xp.arange(len(self._targets)), self._targets] -= 1.0
+            grad[self._rows(len(self._targets)), self._targets] -= 1.0
         else:
             grad -= self._smoothed(self._targets, grad)
         if self._divisor != 1.0:

@@ -20,6 +20,7 @@ unscaled 0-255 pixels.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -35,6 +36,10 @@ from .errors import ConfigError, InputError, LabelError, ShapeError, TrainingDiv
 OUTPUTS = ("softmax", "sigmoid", "linear")
 PIXEL_SCALE = 1.0 / 255.0
 EVAL_BATCH = 2048
+ALIGN = 16  # parameters start at multiples of 16 elements (64 bytes) inside the flat buffer
+# Below this many FLOPs per training step, a second BLAS thread costs more in synchronisation
+# than it gains (measured on 2-core machines: batch 1 and 32 on [784,128,64,10]); see docs/PERFORMANCE.md.
+SINGLE_THREAD_BELOW_FLOPS = 4e7
 
 
 class Sequential:
@@ -59,6 +64,7 @@ class Sequential:
         for layer in self.layers:
             layer.build(self.rng, self.dtype)
         self.in_features, self.out_features = self._check_chain()
+        self.flat_params, self.flat_grads = self._pack_parameters()
         self.loss = None
         self.optimizer = None
         self.stop_training = False
@@ -74,6 +80,27 @@ class Sequential:
         for layer in self.layers:
             features = layer.output_features(features)
         return dense[0].in_features, features
+
+    def _pack_parameters(self):
+        """Move every parameter and gradient into one contiguous array each; layers keep views.
+
+        The optimizer then updates the whole network with a few array operations per
+        step instead of a few per parameter, which matters most for per-sample SGD.
+        """
+        entries = [(layer, key) for layer in self.layers for key in layer.params]
+        offsets, total = [], 0
+        for layer, key in entries:
+            offsets.append(total)
+            total += -(-layer.params[key].size // ALIGN) * ALIGN
+        flat_params = xp.zeros(total, dtype=self.dtype)
+        flat_grads = xp.zeros(total, dtype=self.dtype)
+        for (layer, key), start in zip(entries, offsets):
+            shape, size = layer.params[key].shape, layer.params[key].size
+            view = flat_params[start:start + size].reshape(shape)
+            view[...] = layer.params[key]
+            layer.params[key] = view
+            layer.grads[key] = flat_grads[start:start + size].reshape(shape)
+        return flat_params, flat_grads
 
     @property
     def trainable_layers(self) -> list:
@@ -154,7 +181,7 @@ class Sequential:
         # Backward stops at the first layer with parameters: nothing below needs a gradient.
         self._grad_stop = next((i for i, layer in enumerate(self._chain) if layer.params), 0)
         self._chain[self._grad_stop].propagate_grad = False
-        self._slots = self.parameters()
+        self._slots = ([self.flat_params], [self.flat_grads])  # what the optimizer updates
         self._constrained = [layer for layer in self.layers if getattr(layer, "max_norm", None) is not None]
         return self
 
@@ -297,49 +324,52 @@ class Sequential:
         callbacks = [history, *callbacks]
         for callback in callbacks:
             callback.set_model(self)
-        batch_callbacks = [c for c in callbacks if c.wants_batches]
         self.stop_training = False
-        train_info = {"samples": n, "batch_size": int(batch_size), "epochs": epochs,
-                      "steps": math.ceil(n / batch_size), "validation": validation_data is not None}
         for callback in callbacks:
-            callback.on_train_begin(train_info)
-        last_good = self.get_weights()
-        for epoch in range(int(initial_epoch), epochs):
-            lr = self.optimizer.set_lr(epoch)
-            for callback in callbacks:
-                callback.on_epoch_begin(epoch)
-            started = time.perf_counter()
-            order = self.rng.permutation(n) if shuffle else None
-            total_loss, correct = 0.0, 0
-            for step, begin in enumerate(range(0, n, batch_size)):
-                index = order[begin:begin + batch_size] if shuffle else slice(begin, begin + batch_size)
-                y_batch = y[index]
-                loss, outputs = self.train_step(self._batch_x(x, index), y_batch)
-                if not math.isfinite(loss):
-                    self.set_weights(last_good)
-                    raise TrainingDiverged(
-                        f"the loss became {loss} in epoch {epoch + 1} (step {step + 1}) at learning rate "
-                        f"{self.optimizer.lr:g}: lower the learning rate (weights restored to the end of "
-                        f"epoch {epoch})", history)
-                batch_n = len(y_batch)
-                total_loss += loss * batch_n if self.loss.reduction == "mean" else loss
-                correct += _count_correct(outputs, y_batch, self._threshold)
-                for callback in batch_callbacks:
-                    callback.on_batch_end(step, {"loss": loss, "size": batch_n})
-            logs = {"loss": total_loss / n, "accuracy": correct / n}
-            if validation_data is not None:
-                val = self._evaluate_prepared(*validation_data)
-                logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-            logs.update(lr=lr, seconds=time.perf_counter() - started)
-            self.optimizer.schedule.observe(logs)
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
-            last_good = self.get_weights()
-            if self.stop_training:
-                break
+            callback.on_train_begin({"samples": n, "batch_size": int(batch_size), "epochs": epochs,
+                                     "steps": math.ceil(n / batch_size), "validation": validation_data is not None})
+        with _blas_threads(6 * batch_size * self.count_params()):
+            for epoch in range(int(initial_epoch), epochs):
+                for callback in callbacks:
+                    callback.on_epoch_begin(epoch)
+                logs = self._train_epoch(x, y, epoch, batch_size, shuffle, callbacks)
+                if validation_data is not None:
+                    val = self._evaluate_prepared(*validation_data)
+                    logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+                logs.update(lr=logs.pop("lr"), seconds=logs.pop("seconds"))
+                self.optimizer.schedule.observe(logs)
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
         for callback in callbacks:
             callback.on_train_end({})
         return history
+
+    def _train_epoch(self, x, y, epoch: int, batch_size: int, shuffle: bool, callbacks) -> dict:
+        """One pass over (x, y) in batches; returns the epoch's mean loss, accuracy, lr and seconds.
+        A NaN/inf loss restores the weights the epoch started from and raises TrainingDiverged."""
+        started, n = time.perf_counter(), len(x)
+        lr = self.optimizer.set_lr(epoch)
+        start_weights = xp.array(self.flat_params, copy=True)
+        batch_callbacks = [c for c in callbacks if c.wants_batches]
+        order = self.rng.permutation(n) if shuffle else None
+        total_loss, correct = 0.0, 0
+        for step, begin in enumerate(range(0, n, batch_size)):
+            index = order[begin:begin + batch_size] if shuffle else slice(begin, begin + batch_size)
+            y_batch = y[index]
+            loss, outputs = self.train_step(self._batch_x(x, index), y_batch)
+            if not math.isfinite(loss):
+                self.flat_params[...] = start_weights
+                raise TrainingDiverged(
+                    f"the loss became {loss} in epoch {epoch + 1} (step {step + 1}) at learning rate "
+                    f"{self.optimizer.lr:g}: lower the learning rate (weights restored to the end of "
+                    f"epoch {epoch})", self.history)
+            total_loss += loss * len(y_batch) if self.loss.reduction == "mean" else loss
+            correct += _count_correct(outputs, y_batch, self._threshold)
+            for callback in batch_callbacks:
+                callback.on_batch_end(step, {"loss": loss, "size": len(y_batch)})
+        return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
 
     def _validated(self, x, y, x_name="x", y_name="y"):
         x = self._prepare_x(x, x_name)
@@ -394,6 +424,17 @@ class Sequential:
         from .serialization import save
 
         save(self, path, include_optimizer=include_optimizer, extra=extra)
+
+
+def _blas_threads(step_flops: float):
+    """A context that keeps BLAS to one thread for steps too small to gain from a second one."""
+    if step_flops >= SINGLE_THREAD_BELOW_FLOPS:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional at import time; a dependency of the package
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _count_correct(outputs, targets, threshold: float = 0.5) -> int:

@@ -121,6 +121,6 @@ def load(path, compile: bool = True):
             arrays = {key[len(OPTIMIZER_PREFIX):]: value for key, value in tensors.items()
                       if key.startswith(OPTIMIZER_PREFIX)}
             model.optimizer.load_state_dict({"arrays": arrays, "scalars": document["optimizer_state"]},
-                                            model.parameters()[0])
+                                            model._slots[0])
     model.extra = document.get("extra", {})
     return model
