@@ -119,6 +119,9 @@ class SGD(Optimizer):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
 
+    def _new_state(self, param):
+        return {"velocity": xp.zeros_like(param)} if self.momentum else {}
+
     def _update(self, param, grad, state, scratch):
         dtype = param.dtype.type
         if self.weight_decay:
@@ -126,9 +129,9 @@ class SGD(Optimizer):
         direction = grad
         if self.momentum:
             mu = dtype(self.momentum)
-            velocity = state.get("velocity")
-            if velocity is None:
-                velocity = state["velocity"] = xp.array(grad, copy=True)
+            velocity = state["velocity"]
+            if self.iterations == 1:  # torch starts the buffer at the first gradient, undamped
+                velocity[...] = grad
             else:
                 velocity *= mu
                 velocity += xp.multiply(grad, dtype(1 - self.dampening), out=scratch) if self.dampening else grad
