@@ -32,6 +32,7 @@ REFERENCE = {
     "mlp-sigmoid-crossentropy": ("fix: same sigmoid net, inputs in [0,1], softmax cross-entropy", "-", 0.97),
     "mlp-100-summed-uniform": ("[784,100,10] ReLU/softmax, batch 100, lr 1e-4 summed grads, rand*0.01 init, "
                                "100 ep", "96.58%", 0.9658),
+    "mlp-100-he": ("fix: same [784,100,10], He init, averaged grads, Nesterov, cosine, 20 ep", "-", 0.9658),
     "mlp-10x100-summed-uniform": ("10 x 100 ReLU, batch 100, lr 1e-4 summed, all-positive init", "17.71%", None),
     "mlp-10x100-he": ("fix: same 10 x 100 ReLU net, He init, averaged grads, momentum", "-", 0.97),
     "mlp-256x2-dropout-keep045": ("[784,256,256,10] Glorot, batch 128, lr 0.1 lowered on plateau, keep 0.45, "

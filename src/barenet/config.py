@@ -6,7 +6,8 @@ default, so a recipe or config file names only what it changes):
     name = "mnist"                     # used in run folder names
     description = "..."
     hints = ["..."]                    # one-line reviewer notes printed before training
-    known_failure = false              # true: the recipe reproduces a setup that does not learn
+    known_failure = false              # true: a faithful copy of a setup that fails, or learns too
+                                       # slowly for a short smoke run to show it
     [data]      dataset, validation, subset, scale ("unit" | "standardize" | "none"), data_dir
     [model]     layers, activation, output, init, bias_init, dropout, input_dropout,
                 max_norm (0 = none), use_bias, dtype
