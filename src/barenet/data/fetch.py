@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +178,9 @@ def download(info: catalog.DatasetInfo, found: Found, mirrors=None) -> None:
     mirrors = catalog.MIRRORS.get(info.name, []) if mirrors is None else mirrors
     if not mirrors:
         found.tried.append("mirrors: none known for this dataset")
+    else:  # a first run can take a while: say what is happening, on stderr
+        print(f"barenet: {info.name} not found locally; downloading it into {cache_dir(info)} "
+              f"(once; verified by SHA-256)", file=sys.stderr, flush=True)
     for mirror in mirrors:
         missing = [n for n in info.files if n not in found.data]
         if not missing:
