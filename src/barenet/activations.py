@@ -22,14 +22,3 @@ def softmax(logits):
     exps = xp.exp(shifted)
     exps /= exps.sum(axis=1, keepdims=True)
     return exps
-
-
-def log_softmax(logits):
-    """Row-wise log-softmax: z - max - log(sum(exp(z - max)))."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def log_sigmoid(x):
-    """log(sigmoid(x)) = -softplus(-x), stable for any x."""
-    return -(xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))

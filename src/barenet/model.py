@@ -102,10 +102,6 @@ class Sequential:
             layer.grads[key] = flat_grads[start:start + size].reshape(shape)
         return flat_params, flat_grads
 
-    @property
-    def trainable_layers(self) -> list:
-        return [layer for layer in self.layers if layer.params]
-
     def parameters(self) -> tuple[list, list]:
         """Parallel lists of parameter arrays and their gradient arrays (what optimizers see)."""
         params, grads = [], []
