@@ -51,3 +51,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("barenet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
