@@ -309,7 +309,7 @@ def test_unwritable_cache_is_a_one_line_error_and_leaves_nothing(tiny, env, serv
     def failing_replace(src, dst):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("barenet.data.formats.os.replace", failing_replace)
+    monkeypatch.setattr("barenet.fileio.os.replace", failing_replace)
     with pytest.raises(DataError, match="cannot write .*XDG_CACHE_HOME") as info:
         barenet.datasets.load("tiny")
     assert "\n" not in str(info.value)

@@ -105,7 +105,7 @@ def write_results(rows: list[dict], keys: list[str], out: Path) -> None:
 
 def plot_grid(rows: list[dict], keys: list[str], path) -> None:
     """Test accuracy against each swept value: every run as a dot, the best per value joined by a line."""
-    plt = reports._pyplot()
+    plt = reports.pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6), squeeze=False)
     ok = [r for r in rows if r["status"] == "ok"]
     for ax, key in zip(axes[0], keys):
@@ -119,4 +119,4 @@ def plot_grid(rows: list[dict], keys: list[str], path) -> None:
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
         ax.legend()
-    reports._save(fig, path)
+    reports.save_figure(fig, path)

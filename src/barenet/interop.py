@@ -18,7 +18,8 @@ import numpy as np
 
 from . import layers as L
 from .errors import ConfigError, ModelFileError
-from .serialization import atomic_write
+from .fileio import atomic_write
+from .serialization import read_safetensors
 
 META_KEY = "barenet_torch"
 TOKENS = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "flatten", "dropout"}
@@ -97,19 +98,8 @@ def torch_snippet(model, path) -> str:
 # ----- import ----------------------------------------------------------------------
 def read_state_dict(path) -> tuple[dict, dict]:
     """(tensors, metadata) of a safetensors file, or a ModelFileError."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"no file at {path}: give a .safetensors state dict saved from PyTorch")
-    try:
-        with safe_open(str(path), framework="numpy") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as exc:  # safetensors has its own error types (also for bfloat16 tensors)
-        raise ModelFileError(f"{path} is not a readable safetensors file ({exc}): save it with "
-                             f"safetensors.torch.save_file(model.float().state_dict(), path)") from None
-    return tensors, metadata
+    return read_safetensors(path, f"file at {path}: give a .safetensors state dict saved from PyTorch",
+                            "save it with safetensors.torch.save_file(model.float().state_dict(), path)")
 
 
 def linear_indices(tensors: dict, path) -> dict:

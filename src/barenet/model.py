@@ -188,7 +188,7 @@ class Sequential:
     # ----- inputs ----------------------------------------------------------
     def _prepare_x(self, x, name: str = "x"):
         """Validate and flatten inputs to (N, features): uint8 pixels as they are, the rest as floats."""
-        x = to_numpy(x) if not isinstance(x, np.ndarray) else x
+        x = np.asarray(x)
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
             raise InputError(f"{name} must be a numeric array, got dtype {x.dtype}")
         if x.ndim == 0 or x.shape[0] == 0:
@@ -217,7 +217,7 @@ class Sequential:
 
     def _prepare_y(self, y, n: int, name: str = "y"):
         """Validate labels: class ids (N,) in [0, classes) or dense targets (N, classes)."""
-        y = to_numpy(y) if not isinstance(y, np.ndarray) else y
+        y = np.asarray(y)
         classes = self.out_features
         if y.shape[0] != n:
             raise ShapeError(f"{name} has {y.shape[0]} labels for {n} samples: give one label per sample")

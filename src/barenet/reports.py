@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .serialization import atomic_write
+from .fileio import atomic_write
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
@@ -72,7 +72,8 @@ def write_metrics_csv(path, rows: list[dict]) -> None:
 
 
 # ----- plots -----------------------------------------------------------------
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot with the Agg backend (no display needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,15 +82,17 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> None:
-    plt = _pyplot()
-    atomic_write(path, lambda temp: fig.savefig(temp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
+def save_figure(fig, path) -> None:
+    """Write `fig` as a PNG atomically and close it."""
+    try:
+        atomic_write(path, lambda temp: fig.savefig(temp, format="png", dpi=100, bbox_inches="tight"))
+    finally:
+        pyplot().close(fig)
 
 
 def plot_learning_curves(rows: list[dict], path, eval_label: str = "validation") -> None:
     """Loss and accuracy per epoch, train and validation (or test), side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric, title in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
@@ -103,11 +106,11 @@ def plot_learning_curves(rows: list[dict], path, eval_label: str = "validation")
         ax.grid(alpha=0.3)
         ax.legend()
     ax_loss.set_yscale("log")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_confusion_matrix(counts: np.ndarray, class_names: list[str], path, title: str = "") -> None:
-    plt = _pyplot()
+    plt = pyplot()
     k = len(class_names)
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * k, 0.6 + 0.6 * k))
     ax.imshow(np.log1p(counts), cmap="Blues")
@@ -121,7 +124,7 @@ def plot_confusion_matrix(counts: np.ndarray, class_names: list[str], path, titl
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or f"confusion matrix ({counts.trace()}/{counts.sum()} correct)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def most_confident_mistakes(y_true, proba, count: int) -> np.ndarray:
@@ -134,7 +137,7 @@ def most_confident_mistakes(y_true, proba, count: int) -> np.ndarray:
 
 def plot_misclassified(images: np.ndarray, y_true, proba, class_names: list[str], path, count: int = 36) -> None:
     """A grid of the most confident mistakes: true label, prediction and its probability."""
-    plt = _pyplot()
+    plt = pyplot()
     chosen = most_confident_mistakes(np.asarray(y_true), proba, count)
     cols = 6
     rows = max(1, -(-len(chosen) // cols))
@@ -147,12 +150,12 @@ def plot_misclassified(images: np.ndarray, y_true, proba, class_names: list[str]
         ax.set_title(f"true {class_names[y_true[i]]}\npred {class_names[guess]} {proba[i, guess]:.0%}",
                      fontsize=8)
     fig.suptitle("most confident mistakes" if len(chosen) else "no mistakes")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_first_layer(weights: np.ndarray, path, max_units: int = 64) -> None:
     """Each first-layer unit's incoming weights as an image (for square inputs such as 28x28)."""
-    plt = _pyplot()
+    plt = pyplot()
     side = int(round(np.sqrt(weights.shape[0])))
     units = min(weights.shape[1], max_units)
     cols = min(8, units)
@@ -166,7 +169,7 @@ def plot_first_layer(weights: np.ndarray, path, max_units: int = 64) -> None:
         ax.imshow(w.reshape(side, side) if side * side == w.size else w[None, :], cmap="RdBu_r",
                   vmin=-limit, vmax=limit)
     fig.suptitle(f"first-layer weights ({units} of {weights.shape[1]} units; red +, blue -)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _as_image(row: np.ndarray) -> np.ndarray:

@@ -14,8 +14,6 @@ against the architecture. Writes are atomic (temp file, then rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,24 +22,10 @@ from . import layers as layers_mod
 from . import losses, optimizers
 from .backend import to_numpy, xp
 from .errors import BarenetError, ModelFileError
+from .fileio import atomic_write
 
 FORMAT_VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
-
-
-def atomic_write(path, write) -> None:
-    """Call `write(temp_path)`, then rename the temp file onto `path` (same folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def save(model, path, include_optimizer: bool = False, extra: dict | None = None) -> None:
@@ -62,19 +46,28 @@ def save(model, path, include_optimizer: bool = False, extra: dict | None = None
     atomic_write(path, lambda temp: save_file(tensors, temp, metadata=metadata))
 
 
-def read(path) -> tuple[dict, dict]:
-    """Return (metadata document, tensors) from a barenet model file, or raise ModelFileError."""
+def read_safetensors(path, missing: str, fix: str) -> tuple[dict, dict]:
+    """(tensors, metadata) of any safetensors file. ModelFileError: "no ... at PATH: <missing>" when the
+    file is absent, "PATH is not a readable safetensors file (...): <fix>" when it is corrupt."""
     from safetensors import safe_open
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"no model file at {path}: check the path (models are .safetensors files)")
+        raise ModelFileError(f"no {missing}")
     try:
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as exc:  # safetensors raises its own error types for corrupt files
-        raise ModelFileError(f"{path} is not a readable safetensors file ({exc}): re-save or re-download it") from None
+    except Exception as exc:  # safetensors has its own error types (also for bfloat16 tensors)
+        raise ModelFileError(f"{path} is not a readable safetensors file ({exc}): {fix}") from None
+    return tensors, metadata
+
+
+def read(path) -> tuple[dict, dict]:
+    """Return (metadata document, tensors) from a barenet model file, or raise ModelFileError."""
+    path = Path(path)
+    tensors, metadata = read_safetensors(
+        path, f"model file at {path}: check the path (models are .safetensors files)", "re-save or re-download it")
     if "barenet" not in metadata:
         raise ModelFileError(f"{path} is a safetensors file without barenet metadata: save models with model.save()")
     try:

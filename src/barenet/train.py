@@ -257,8 +257,7 @@ def resume(run_dir, quiet: bool = False, stream=None) -> dict:
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no config.toml): give the folder a training run wrote")
-    config = cfg.merge(cfg.DEFAULTS, cfg.load_file(config_path))
-    cfg.check(config)
+    config = cfg.resolve(path=config_path)
     start = None
     if (run_dir / CHECKPOINT).is_file():
         model = serialization.load(run_dir / CHECKPOINT)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from .train import add_config_source
+
 ROWS = 10  # table rows (step ranges)
 
 
@@ -11,9 +13,7 @@ def register(sub) -> None:
     p = sub.add_parser("compare", help="train the same network in barenet and PyTorch and compare every step",
                        description="Builds the identical PyTorch network, copies barenet's initial weights, "
                                    "feeds the same batches (and dropout masks) and compares loss and weights.")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--recipe", help="a recipe shipped with barenet (default: mnist)")
-    source.add_argument("--config", help="a TOML config file")
+    add_config_source(p)
     p.add_argument("--steps", type=int, default=200, help="optimizer steps to run (default 200)")
     p.add_argument("--framework", choices=["torch"], default="torch", help="the framework to compare with")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64",

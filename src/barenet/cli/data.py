@@ -89,17 +89,12 @@ def show(args) -> int:
 
 def save_grid(images, labels: list[str], out: Path, title: str) -> None:
     """Render images (N, H, W) uint8 with their labels in a grid and save it as PNG (atomically)."""
-    import io
     import math
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..data.formats import atomic_write
     from ..errors import DataError
+    from ..reports import pyplot, save_figure
 
+    plt = pyplot()
     cols = min(10, len(images))
     rows = math.ceil(len(images) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.4 * rows + 0.4), squeeze=False)
@@ -109,10 +104,7 @@ def save_grid(images, labels: list[str], out: Path, title: str) -> None:
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
         ax.set_title(label, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     try:
-        atomic_write(out, buffer.getvalue())
+        save_figure(fig, out)
     except OSError as exc:
         raise DataError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None

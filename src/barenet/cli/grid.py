@@ -8,26 +8,22 @@ from pathlib import Path
 
 from .. import config as cfg
 from ..errors import ConfigError
-from .train import collect_overrides, parse_set
+from .train import OVERRIDES, add_config_source, collect_overrides, parse_set
 
 
 def register(sub) -> None:
     p = sub.add_parser("grid", help="train a grid of configurations in parallel and tabulate the results",
                        description="Example: barenet grid --recipe mnist --param optimizer.lr=0.3,0.1,0.03 "
                                    "--param train.batch_size=32,128 --set train.epochs=3")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--recipe", help="base recipe (default: mnist)")
-    source.add_argument("--config", help="base TOML config")
+    add_config_source(p)
     p.add_argument("--param", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="a config key and the values to try (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed override (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="parallel processes (default: one per core)")
     p.add_argument("--out", help="grid folder (default runs/grid-<time>)")
     p.add_argument("--force", action="store_true", help="allow a non-empty --out folder")
-    p.set_defaults(func=run)
-    for name in ("dataset", "data_dir", "optimizer", "schedule", "layers", "activation", "output", "init", "loss",
-                 "lr", "momentum", "weight_decay", "epochs", "batch_size", "dropout", "validation", "subset", "seed"):
-        p.set_defaults(**{name: None})
+    # grid takes fixed values through --set only; collect_overrides still looks for train's options
+    p.set_defaults(func=run, **dict.fromkeys(OVERRIDES))
 
 
 def parse_param(item: str) -> tuple[str, list]:

@@ -21,12 +21,18 @@ OVERRIDES = {
 }
 
 
+def add_config_source(parser):
+    """--recipe NAME | --config FILE (exclusive); returns the group so a command can add to it."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--recipe", help="a recipe shipped with barenet (default: mnist; see 'barenet recipes list')")
+    source.add_argument("--config", help="a TOML config file (e.g. a run folder's config.toml)")
+    return source
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a network (default: the 'mnist' recipe)",
                        description="Train a network from a recipe or a TOML config, with overrides.")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--recipe", help="a recipe shipped with barenet (see 'barenet recipes list')")
-    source.add_argument("--config", help="a TOML config file (e.g. a run folder's config.toml)")
+    source = add_config_source(p)
     source.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--dataset", help="mnist or fashion-mnist")
     p.add_argument("--data-dir", help="folder with the dataset files (default: $BARENET_DATA_DIR, the cache)")

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, warn
+from ..fileio import atomic_write_bytes
 from . import catalog
-from .formats import atomic_write, gunzip, one_line
+from .formats import gunzip, one_line
 
 ENV_VAR = "BARENET_DATA_DIR"
 CONNECT_TIMEOUT = 15.0  # seconds to open a connection
@@ -164,7 +165,7 @@ def store(info: catalog.DatasetInfo, name: str, data: bytes, original_gz: bytes 
     payload = original_gz if original_gz is not None else gzip.compress(data, compresslevel=6, mtime=0)
     target = cache_dir(info) / f"{name}.gz"
     try:
-        return atomic_write(target, payload)
+        return atomic_write_bytes(target, payload)
     except OSError as exc:
         raise DataError(f"cannot write {target} ({exc.strerror or one_line(exc)}): make the cache writable, "
                         f"set XDG_CACHE_HOME to a writable folder, or pass --data-dir") from None

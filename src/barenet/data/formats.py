@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import secrets
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..fileio import atomic_write_bytes
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/): code -> big-endian dtype
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -44,27 +43,6 @@ def read_bytes(path) -> bytes:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     return gunzip(raw, str(path))
-
-
-def atomic_write(path, data: bytes) -> Path:
-    """Write `data` to `path` through a temp file in the same folder and `os.replace`.
-
-    A reader never sees a half-written file; on any error the temp file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ---------------------------------------------------------------- IDX
@@ -109,7 +87,7 @@ def write_idx(path, array: np.ndarray) -> Path:
     data = idx_bytes(array)
     if str(path).endswith(".gz"):
         data = gzip.compress(data, compresslevel=6, mtime=0)
-    return atomic_write(path, data)
+    return atomic_write_bytes(path, data)
 
 
 def check_pair(images: np.ndarray, labels: np.ndarray, source: str = "data") -> tuple[np.ndarray, np.ndarray]:
