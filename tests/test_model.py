@@ -161,6 +161,15 @@ def test_uint8_images_are_scaled_and_flattened():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("options", [{}, {"input_dropout": 0.2}])
+def test_uint8_inference_matches_scaled_floats_across_chunks(options):
+    # uint8 inference folds 1/255 into the first layer's weights; more rows than one EVAL_BATCH chunk
+    images = np.random.default_rng(1).integers(0, 256, (2100, 16), dtype=np.uint8)
+    model = bn.MLP([16, 8, 3], seed=2, **options).compile()
+    np.testing.assert_allclose(model.predict_logits(images), model.forward(images / np.float32(255.0)),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_unscaled_float_pixels_warn():
     x = np.random.default_rng(0).uniform(0, 255, (30, 16))
     model = bn.MLP([16, 2]).compile()

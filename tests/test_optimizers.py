@@ -108,6 +108,61 @@ def test_schedule_drives_lr_per_step():
     np.testing.assert_allclose(p2, p1 - 0.05 * G)
 
 
+def run_prescaled(opt, grads, fold=True):
+    """Steps the way the model drives them: begin_step, then gradients times the scale it asks for."""
+    p = np.array([1.0, -2.0])
+    trail = []
+    for grad in grads:
+        scale = opt.begin_step() if fold else 1.0
+        opt.step([p], [grad * scale], grad_scale=scale)
+        trail.append(p.copy())
+    return trail
+
+
+# lr 0 at the start (warm-up from zero) and in the middle: the stored velocity must survive both.
+WARMUP_ZERO = {"name": "cosine", "lr": 0.1, "total": 12, "warmup": 3, "per": "step"}
+LRS = [0.1, {"name": "step", "lr": 0.1, "step_size": 2, "gamma": 0.5, "per": "step"}, WARMUP_ZERO,
+       {"name": "cosine", "lr": 0.1, "total": 5, "per": "step"}]
+
+
+@pytest.mark.parametrize("lr", LRS)
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_prescaled_gradients_match_the_plain_update(lr, momentum):
+    grads = [np.array([0.5, 0.25]) * (1 + 0.1 * i) * (-1) ** i for i in range(12)]
+    folded = optimizers.SGD(lr=lr, momentum=momentum)
+    assert folded.begin_step() == folded.lr or folded.lr == 0
+    plain = run_prescaled(optimizers.SGD(lr=lr, momentum=momentum), grads, fold=False)
+    np.testing.assert_allclose(run_prescaled(folded, grads), plain, rtol=1e-13, atol=1e-15)
+
+
+def test_sgd_asks_for_unscaled_gradients_when_it_needs_them():
+    for opt in (optimizers.SGD(lr=0.1, momentum=0.9, nesterov=True), optimizers.SGD(lr=0.1, weight_decay=0.1),
+                optimizers.SGD(lr=0.1, clipnorm=1.0), optimizers.SGD(lr=0.1, momentum=0.9, dampening=0.5),
+                optimizers.Adam()):
+        assert opt.begin_step() == 1.0
+
+
+def test_scaled_gradients_are_unscaled_for_optimizers_that_cannot_use_them():
+    expected = run(optimizers.Adam(lr=0.1))
+    opt, p = optimizers.Adam(lr=0.1), np.array([1.0, -2.0])
+    for want in expected:
+        opt.step([p], [G * 4.0], grad_scale=4.0)
+        np.testing.assert_allclose(p, want, rtol=1e-14)
+
+
+def test_prescaled_velocity_resumes_exactly_from_a_state_dict():
+    grads = [G * (1 + i) for i in range(6)]
+    full = run_prescaled(optimizers.SGD(lr=WARMUP_ZERO, momentum=0.9), grads)
+    first = optimizers.SGD(lr=WARMUP_ZERO, momentum=0.9)
+    p = run_prescaled(first, grads[:4])[-1]
+    second = optimizers.SGD(lr=WARMUP_ZERO, momentum=0.9)
+    second.load_state_dict(first.state_dict(), [p])
+    for grad in grads[4:]:
+        scale = second.begin_step()
+        second.step([p], [grad * scale], grad_scale=scale)
+    np.testing.assert_array_equal(p, full[-1])
+
+
 def test_float32_params_stay_float32():
     p = np.ones(3, dtype=np.float32)
     for opt in (optimizers.SGD(lr=0.1, momentum=0.9, weight_decay=1e-4), optimizers.Adam(), optimizers.RMSprop(),

@@ -261,22 +261,26 @@ class Sequential:
             return logits
         return self._output_layer.forward(logits, training)
 
-    def compute_gradients(self, x_batch, y_batch) -> tuple[float, object]:
-        """Forward and backward pass in training mode: fills every layer's `grads`.
-        Returns (loss, outputs the loss saw)."""
+    def compute_gradients(self, x_batch, y_batch, grad_scale: float = 1.0) -> tuple[float, object]:
+        """Forward and backward pass in training mode: fills every layer's `grads` with the
+        gradients times `grad_scale`. Returns (loss, outputs the loss saw)."""
         outputs = x_batch
         for layer in self._chain:
             outputs = layer.forward(outputs, True)
         loss = self.loss.forward(outputs, y_batch)
         grad = self.loss.backward()
+        if grad_scale != 1.0:  # backward is linear in grad: every parameter gradient scales with it
+            grad = grad * grad.dtype.type(grad_scale)
         for layer in reversed(self._chain[self._grad_stop:]):
             grad = layer.backward(grad)
         return loss, outputs
 
     def train_step(self, x_batch, y_batch) -> tuple[float, object]:
-        """One forward pass, backward pass and optimizer update. Returns (loss, outputs)."""
-        loss, outputs = self.compute_gradients(x_batch, y_batch)
-        self.optimizer.step(*self._slots)
+        """One forward pass, backward pass and optimizer update. Returns (loss, outputs).
+        Afterwards `grads` may hold lr x gradients (plain SGD asks for them; see SGD)."""
+        grad_scale = self.optimizer.begin_step()
+        loss, outputs = self.compute_gradients(x_batch, y_batch, grad_scale)
+        self.optimizer.step(*self._slots, grad_scale=grad_scale)
         for layer in self._constrained:
             layer.apply_constraints()
         return loss, outputs
@@ -373,8 +377,22 @@ class Sequential:
 
     # ----- evaluation and prediction ---------------------------------------
     def _logits_batches(self, x):
+        """(start row, logits) for chunks of EVAL_BATCH rows of a prepared x."""
+        first = self.layers[0]
+        if x.dtype != np.uint8 or not isinstance(first, layers_mod.Dense):
+            for begin in range(0, len(x), EVAL_BATCH):
+                yield begin, self.forward(self._batch_x(x, slice(begin, begin + EVAL_BATCH)), False)
+            return
+        # Pixels: (x / 255) @ W = x @ (W / 255). Scaling the weights once instead of every
+        # pixel makes the uint8 -> float conversion a plain cast, half the cost of cast-and-scale.
+        weights = first.params["W"] * self.dtype.type(PIXEL_SCALE)
         for begin in range(0, len(x), EVAL_BATCH):
-            yield begin, self.forward(self._batch_x(x, slice(begin, begin + EVAL_BATCH)), False)
+            hidden = xp.asarray(x[begin:begin + EVAL_BATCH]).astype(self.dtype) @ weights
+            if first.use_bias:
+                hidden += first.params["b"]
+            for layer in self.layers[1:]:
+                hidden = layer.forward(hidden, False)
+            yield begin, hidden
 
     def _evaluate_prepared(self, x, y) -> dict:
         total_loss, correct = 0.0, 0
