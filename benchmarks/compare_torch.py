@@ -140,6 +140,18 @@ def blas_report() -> dict:
 
 
 # ----- the run ----------------------------------------------------------------
+SETTLE_SECONDS = 0.5
+
+
+def settled(measure, *args, **kwargs):
+    """Run `measure` after a pause. Both sides' idle worker threads busy-wait for a while after
+    their last parallel call (OpenBLAS ~0.1 s, torch's OpenMP pool too) and take CPU time from
+    whatever runs next: measured here, a NumPy GEMM right after a torch forward pass ran 50%
+    slower than alone. The pause lets them go to sleep, so neither side pays for the other."""
+    time.sleep(SETTLE_SECONDS)
+    return measure(*args, **kwargs)
+
+
 def measure(networks, batches, repeats) -> list[dict]:
     import torch
     from threadpoolctl import threadpool_limits
@@ -157,9 +169,9 @@ def measure(networks, batches, repeats) -> list[dict]:
             ours(), theirs()  # warm-up
             times = {"barenet": [], "torch": [], "gemm": []}
             for _ in range(repeats):  # A B C A B C: the GEMM ceiling is measured between the runs
-                times["barenet"].append(ours())
-                times["torch"].append(theirs())
-                times["gemm"].append(gemm_gflops(sizes, batch, seconds=0.3))
+                times["barenet"].append(settled(ours))
+                times["torch"].append(settled(theirs))
+                times["gemm"].append(settled(gemm_gflops, sizes, batch, seconds=0.3))
             b, t = statistics.median(times["barenet"]), statistics.median(times["torch"])
             steps = -(-samples // batch)
             row = {"network": str(sizes), "batch": batch, "samples": samples,
@@ -194,11 +206,38 @@ def inference_row(sizes, model, xt, repeats) -> dict:
             net(x_torch.to(torch.float32).mul_(1.0 / 255.0)).argmax(dim=1)
         return time.perf_counter() - start
 
+    gemm_operands = inference_gemm_operands(sizes, len(xt))
     ours(), theirs()
-    b = statistics.median(ours() for _ in range(max(5, repeats)))
-    t = statistics.median(theirs() for _ in range(max(5, repeats)))
+    runs = {"barenet": [], "torch": [], "gemm": []}
+    for _ in range(max(7, repeats)):  # alternating, like the training runs
+        runs["barenet"].append(settled(ours))
+        runs["torch"].append(settled(theirs))
+        runs["gemm"].append(settled(inference_gemm_seconds, *gemm_operands))
+    b, t, g = (statistics.median(runs[k]) for k in ("barenet", "torch", "gemm"))
     return {"network": str(sizes), "batch": "predict 10k", "barenet_ms": b * 1e3, "torch_ms": t * 1e3,
-            "ratio": t / b}
+            "gemm_ms": g * 1e3, "ratio": t / b}
+
+
+def inference_gemm_operands(sizes, n: int) -> tuple[list, list, list]:
+    """Inputs, weights and output buffers for the forward GEMMs of a prediction, chunked as barenet
+    chunks it (EVAL_BATCH rows), so that timing them alone gives the floor under `predict`."""
+    from barenet.model import EVAL_BATCH
+
+    rng = np.random.default_rng(0)
+    chunk = min(n, EVAL_BATCH)
+    acts = [rng.random((chunk, a), dtype=np.float32) for a in sizes[:-1]]
+    ws = [rng.random((a, b), dtype=np.float32) for a, b in zip(sizes, sizes[1:])]
+    outs = [np.empty((chunk, b), dtype=np.float32) for b in sizes[1:]]
+    return acts, ws, outs, -(-n // chunk)
+
+
+def inference_gemm_seconds(acts, ws, outs, chunks) -> float:
+    """Seconds the forward GEMMs of a 10k prediction take alone (float inputs ready, nothing else)."""
+    start = time.perf_counter()
+    for _ in range(chunks):
+        for a, w, out in zip(acts, ws, outs):
+            np.matmul(a, w, out=out)
+    return time.perf_counter() - start
 
 
 def format_row(r) -> str:
@@ -206,12 +245,12 @@ def format_row(r) -> str:
             f"torch {r['torch_samples_s']:>9,.0f}/s  ratio {r['ratio']:.2f}x  "
             f"6xWxN {r['barenet_gflops']:6.1f} GFLOP/s (torch {r['torch_gflops']:.1f}); executed "
             f"{r['executed_gflops']:6.1f} = {r['fraction_of_gemm']:.0%} of the same GEMMs alone "
-            f"({r['gemm_gflops']:.1f})")
+            f"({r['gemm_gflops']:.1f}); ratio if only GEMMs cost {r['ratio'] / r['fraction_of_gemm']:.2f}x")
 
 
 def format_inference(r) -> str:
     return (f"{r['network']:<22} predict 10k: barenet {r['barenet_ms']:.1f} ms  torch {r['torch_ms']:.1f} ms  "
-            f"ratio {r['ratio']:.2f}x")
+            f"ratio {r['ratio']:.2f}x  (its GEMMs alone: {r['gemm_ms']:.1f} ms)")
 
 
 def main() -> None:
