@@ -16,6 +16,11 @@ torch step for step:
 
 `clipnorm` rescales all gradients together when their global L2 norm exceeds
 it (torch.nn.utils.clip_grad_norm_: factor clipnorm / (norm + 1e-6)).
+
+Training calls `begin_step()` before the backward pass: it returns the factor the
+step's gradients should carry, and `step(params, grads, grad_scale)` receives them so.
+Plain SGD asks for its learning rate, which saves it a pass over every parameter
+(see SGD._step_prescaled); every other optimizer asks for 1.0.
 """
 
 from __future__ import annotations
