@@ -218,9 +218,9 @@ def inference_row(sizes, model, xt, repeats) -> dict:
             "gemm_ms": g * 1e3, "ratio": t / b}
 
 
-def inference_gemm_operands(sizes, n: int) -> tuple[list, list, list]:
-    """Inputs, weights and output buffers for the forward GEMMs of a prediction, chunked as barenet
-    chunks it (EVAL_BATCH rows), so that timing them alone gives the floor under `predict`."""
+def inference_gemm_operands(sizes, n: int) -> tuple[list, list, list, int]:
+    """Inputs, weights, output buffers and chunk count for the forward GEMMs of a prediction, chunked
+    as barenet chunks it (EVAL_BATCH rows), so that timing them alone gives the floor under `predict`."""
     from barenet.model import EVAL_BATCH
 
     rng = np.random.default_rng(0)

@@ -196,7 +196,7 @@ class SGD(Optimizer):
         if self.momentum:
             mu = dtype(self.momentum)
             velocity = state["velocity"]
-            if state.get("velocity_scale", 1.0) != 1.0:  # stored as lr * v by _step_prescaled
+            if state["velocity_scale"] != 1.0:  # stored as lr * v by _step_prescaled
                 velocity *= dtype(1.0 / state["velocity_scale"])
                 state["velocity_scale"] = 1.0
             if self.iterations == 1:  # torch starts the buffer at the first gradient, undamped
