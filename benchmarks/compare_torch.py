@@ -221,7 +221,7 @@ def inference_row(sizes, model, xt, repeats) -> dict:
 def inference_gemm_operands(sizes, n: int) -> tuple[list, list, list, int]:
     """Inputs, weights, output buffers and chunk count for the forward GEMMs of a prediction, chunked
     as barenet chunks it (EVAL_BATCH rows), so that timing them alone gives the floor under `predict`."""
-    from barenet.model import EVAL_BATCH
+    from barenet.models.sequential import EVAL_BATCH
 
     rng = np.random.default_rng(0)
     chunk = min(n, EVAL_BATCH)

@@ -46,12 +46,12 @@ REFERENCE = {
 
 
 def run_recipe(name: str) -> dict:
-    from barenet import config as cfg
-    from barenet import train
+    from barenet.runs import config as cfg
+    from barenet.runs.run import run
 
     config = cfg.resolve(recipe=name)
     started = time.perf_counter()
-    summary = train.run(config, out=ROOT / "runs" / "recipes" / name, force=True, quiet=True)
+    summary = run(config, out=ROOT / "runs" / "recipes" / name, force=True, quiet=True)
     summary["wall_seconds"] = time.perf_counter() - started
     setup, reported, bar = REFERENCE.get(name, (config["description"], "-", None))
     summary.update(setup=setup, reported=reported, bar=bar)
@@ -83,7 +83,7 @@ def write_results(rows: list[dict], command: str) -> None:
 
 
 def main() -> None:
-    from barenet import config as cfg
+    from barenet.runs import config as cfg
 
     names = sys.argv[1:] or cfg.recipe_names()
     rows = [run_recipe(name) for name in names]

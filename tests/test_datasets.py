@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import barenet
-from barenet.data import catalog, fetch, mirrors
+from barenet.data import catalog, mirrors
 from barenet.data.formats import idx_bytes
 from barenet.errors import BarenetWarning, ConfigError, DataError
 from helpers import SHARED_DATA
@@ -35,7 +35,7 @@ def env(tmp_path, monkeypatch):
     """An empty user cache, no BARENET_DATA_DIR, and no real mirrors."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("BARENET_DATA_DIR", raising=False)
-    monkeypatch.setattr(fetch, "BACKOFF", 0.01)
+    monkeypatch.setattr(mirrors, "BACKOFF", 0.01)
     monkeypatch.setattr(catalog, "MIRRORS", {})
     return tmp_path
 
@@ -220,7 +220,7 @@ def test_all_mirrors_failing_gives_one_message(tiny, env, server, monkeypatch):
     (root / "junk").mkdir()
     for name in tiny:
         (root / "junk" / f"{name}.gz").write_bytes(b"\x1f\x8b not really gzip")
-    monkeypatch.setattr(fetch, "RETRIES", 0)
+    monkeypatch.setattr(mirrors, "RETRIES", 0)
     monkeypatch.setitem(catalog.MIRRORS, "tiny", [catalog.IdxMirror(f"{url}/bad/"), catalog.IdxMirror(f"{url}/junk/"),
                                                   catalog.IdxMirror("http://127.0.0.1:9/")])
     with pytest.raises(DataError) as info:
@@ -309,7 +309,7 @@ def test_unwritable_cache_is_a_one_line_error_and_leaves_nothing(tiny, env, serv
     def failing_replace(src, dst):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("barenet.fileio.os.replace", failing_replace)
+    monkeypatch.setattr("barenet.io.files.os.replace", failing_replace)
     with pytest.raises(DataError, match="cannot write .*XDG_CACHE_HOME") as info:
         barenet.datasets.load("tiny")
     assert "\n" not in str(info.value)

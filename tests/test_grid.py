@@ -4,7 +4,7 @@ import pytest
 
 from barenet.cli.grid import parse_param, split_values
 from barenet.errors import ConfigError
-from barenet.grid import combinations
+from barenet.apps.grid import combinations
 from clihelpers import barenet
 from helpers import mnist_dir
 

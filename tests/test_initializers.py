@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from barenet import initializers
+from barenet.nn import initializers
 from barenet.errors import ConfigError
 
 SHAPE = (400, 300)

@@ -7,7 +7,8 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import barenet as bn
-from barenet import interop, layers
+from barenet.nn import layers
+from barenet.pytorch import files as interop
 from clihelpers import assert_user_error, barenet, cli_env
 
 

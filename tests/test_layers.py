@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from barenet import layers
+from barenet.nn import layers
 from barenet.errors import ConfigError, ShapeError
 from helpers import numeric_gradient, relative_error
 
@@ -16,7 +16,7 @@ def check_layer(layer, x, rng, fixed_rng_seed=None):
 
     def reset():
         if fixed_rng_seed is not None:  # dropout: same mask for every evaluation
-            layer._rng = np.random.default_rng(fixed_rng_seed)
+            layer.build(np.random.default_rng(fixed_rng_seed))
 
     def loss():
         nonlocal out_weights

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet import layers
-from barenet.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint, StopAtTarget
+from barenet.nn import layers
+from barenet.training.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint, StopAtTarget
 from barenet.errors import BarenetWarning, ConfigError, InputError, LabelError, ShapeError, TrainingDiverged
 from helpers import numeric_gradient, relative_error
 
@@ -21,11 +21,11 @@ def check_network(model, x, y, loss="softmax_cross_entropy"):
 
     def fixed_masks():
         for i, layer in enumerate(dropouts):
-            layer._rng = np.random.default_rng(100 + i)
+            layer.build(np.random.default_rng(100 + i))
 
     def loss_value():
         fixed_masks()
-        return model.loss.forward(model._outputs_for_loss(model.forward(x, True), True), y)
+        return model.loss.forward(model.forward_to_loss(x), y)
 
     fixed_masks()
     model.compute_gradients(x, y)
@@ -75,9 +75,9 @@ def test_gradients_through_output_activation_and_loss(rng, output, loss):
 
 def test_mse_on_softmax_trains_through_a_softmax_layer():
     model = bn.MLP([5, 3], output="softmax").compile(loss="mse")
-    assert isinstance(model._chain[-1], layers.Softmax)
+    assert isinstance(model.output_layer, layers.Softmax)
     fused = bn.MLP([5, 3], output="softmax").compile(loss="softmax_cross_entropy")
-    assert not isinstance(fused._chain[-1], layers.Softmax)
+    assert fused.output_layer is None
 
 
 def small_problem(n=600, seed=0):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from barenet import optimizers
+from barenet.optim import optimizers
 from barenet.errors import ConfigError
 
 G = np.array([0.5, 0.25])
@@ -109,12 +109,12 @@ def test_schedule_drives_lr_per_step():
 
 
 def run_prescaled(opt, grads, fold=True):
-    """Steps the way the model drives them: begin_step, then gradients times the scale it asks for."""
+    """Steps the way a Trainer drives them: begin_step, then gradients times the factor it asked for."""
     p = np.array([1.0, -2.0])
     trail = []
     for grad in grads:
-        scale = opt.begin_step() if fold else 1.0
-        opt.step([p], [grad * scale], grad_scale=scale)
+        scale = opt.begin_step(prescaled=fold)
+        opt.update([p], [grad * scale])
         trail.append(p.copy())
     return trail
 
@@ -133,21 +133,25 @@ def test_sgd_prescaled_gradients_match_the_plain_update(lr, momentum):
     assert folded.begin_step() == folded.lr or folded.lr == 0
     plain = run_prescaled(optimizers.SGD(lr=lr, momentum=momentum), grads, fold=False)
     np.testing.assert_allclose(run_prescaled(folded, grads), plain, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(run_prescaled(optimizers.SGD(lr=lr, momentum=momentum, prescaled=False), grads),
+                                  plain)
 
 
 def test_sgd_asks_for_unscaled_gradients_when_it_needs_them():
     for opt in (optimizers.SGD(lr=0.1, momentum=0.9, nesterov=True), optimizers.SGD(lr=0.1, weight_decay=0.1),
                 optimizers.SGD(lr=0.1, clipnorm=1.0), optimizers.SGD(lr=0.1, momentum=0.9, dampening=0.5),
-                optimizers.Adam()):
+                optimizers.SGD(lr=0.1, momentum=0.9, prescaled=False), optimizers.Adam()):
         assert opt.begin_step() == 1.0
+    assert optimizers.SGD(lr=0.1, momentum=0.9).begin_step(prescaled=False) == 1.0
 
 
-def test_scaled_gradients_are_unscaled_for_optimizers_that_cannot_use_them():
+def test_two_phase_step_equals_step_for_optimizers_without_a_fast_path():
     expected = run(optimizers.Adam(lr=0.1))
     opt, p = optimizers.Adam(lr=0.1), np.array([1.0, -2.0])
     for want in expected:
-        opt.step([p], [G * 4.0], grad_scale=4.0)
-        np.testing.assert_allclose(p, want, rtol=1e-14)
+        assert opt.begin_step() == 1.0
+        opt.update([p], [G.copy()])
+        np.testing.assert_array_equal(p, want)
 
 
 def test_prescaled_velocity_resumes_exactly_from_a_state_dict():
@@ -159,7 +163,7 @@ def test_prescaled_velocity_resumes_exactly_from_a_state_dict():
     second.load_state_dict(first.state_dict(), [p])
     for grad in grads[4:]:
         scale = second.begin_step()
-        second.step([p], [grad * scale], grad_scale=scale)
+        second.update([p], [grad * scale])
     np.testing.assert_array_equal(p, full[-1])
 
 

@@ -7,7 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from barenet import MLP, Sequential, layers, losses, optimizers, parity, schedules
+from barenet import MLP, Sequential
+from barenet.nn import layers, losses
+from barenet.optim import optimizers, schedules
+from barenet.pytorch import parity
 
 torch = pytest.importorskip("torch")
 
@@ -362,14 +365,14 @@ def test_to_torch_predicts_like_barenet(rng):
                         layers.Dense(5, 3), layers.Softmax()], dtype="float64", output="linear")
     x = rng.normal(size=(4, 2, 3))
     net = parity.to_torch(model).eval()
-    close(model.forward(model._prepare_x(x)), net(torch.from_numpy(x)))
+    close(model.forward(x.reshape(len(x), -1)), net(torch.from_numpy(x)))
 
 
 def test_import_barenet_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, barenet, barenet.parity, barenet.cli; assert 'torch' not in sys.modules"
+    code = "import sys, barenet, barenet.pytorch.parity, barenet.pytorch.files, barenet.cli; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

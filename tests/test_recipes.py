@@ -5,8 +5,9 @@ import warnings
 
 import pytest
 
-from barenet import config as cfg
-from barenet import train
+from barenet.runs import config as cfg
+from barenet.runs.review import review
+from barenet.runs.run import run
 from barenet.errors import BarenetWarning
 from helpers import mnist_dir
 
@@ -51,17 +52,17 @@ def test_recipe_smoke_run_learns(name, tmp_path):
     config = smoke_config(name, folder.parent)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary = train.run(config, out=tmp_path / name, quiet=True)
+        summary = run(config, out=tmp_path / name, quiet=True)
     expected = {BarenetWarning} if config["data"]["scale"] == "none" else set()
     assert {w.category for w in caught} == expected, [str(w.message) for w in caught]
     if config["known_failure"]:
         # A faithful copy of a setup that does not learn: it must still run cleanly and say why.
-        assert math.isfinite(summary["test_loss"]) and train.review(config)
+        assert math.isfinite(summary["test_loss"]) and review(config)
     else:
         assert summary["test_accuracy"] > 0.3, summary["test_accuracy"]
 
 
 def test_fragile_choices_get_a_hint():
-    hints = train.review(cfg.resolve(recipe="mlp-sigmoid-mse-unscaled"))
+    hints = review(cfg.resolve(recipe="mlp-sigmoid-mse-unscaled"))
     assert any("MSE on softmax" in h for h in hints) and any("0-255" in h for h in hints)
-    assert train.review(cfg.resolve(recipe="mnist")) == []
+    assert review(cfg.resolve(recipe="mnist")) == []

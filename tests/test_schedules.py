@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from barenet import schedules
+from barenet.optim import schedules
 from barenet.errors import ConfigError
 
 

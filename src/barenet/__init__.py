@@ -4,17 +4,36 @@
     model = bn.MLP([784, 128, 64, 10], activation="relu", seed=0)
     model.compile(loss="softmax_cross_entropy", optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
     model.fit(x, y, epochs=10, batch_size=128)
+
+The packages, each importing only those listed after it (docs/ARCHITECTURE.md):
+cli, apps, pytorch, runs, models, training, data, nn, optim, io, and the base modules
+errors, backend, registry, version.
 """
 
-from . import activations, callbacks, data, datasets, errors, initializers, layers, losses, optimizers, schedules
-from .errors import BarenetError, BarenetWarning
-from .model import MLP, Sequential
-from .serialization import load
+import sys as _sys
 
-__version__ = "0.1.0"
+from . import data, datasets, errors
+from .errors import BarenetError, BarenetWarning
+from .models.loading import load
+from .models.mlp import MLP
+from .models.sequential import Sequential
+from .nn import functional as activations
+from .nn import initializers, layers, losses
+from .optim import optimizers, schedules
+from .training import callbacks
+from .training.trainer import Trainer
+from .version import __version__
+
+# The flat module names of barenet 0.1 (`from barenet.layers import Dense`, `barenet.callbacks`)
+# keep working: each is the module that now holds that code.
+for _name, _module in {"activations": activations, "callbacks": callbacks, "initializers": initializers,
+                       "layers": layers, "losses": losses, "optimizers": optimizers,
+                       "schedules": schedules}.items():
+    _sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
 
 __all__ = [
-    "MLP", "Sequential", "load", "BarenetError", "BarenetWarning",
+    "MLP", "Sequential", "Trainer", "load", "BarenetError", "BarenetWarning", "__version__",
     "activations", "callbacks", "data", "datasets", "errors", "initializers", "layers", "losses", "optimizers",
     "schedules",
 ]

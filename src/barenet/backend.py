@@ -1,13 +1,17 @@
-"""The array module every layer, loss and optimizer computes with.
+"""The array module the maths computes with.
 
-`xp` is NumPy today; a GPU backend (CuPy) can replace it without touching the
-math, because layers, losses and optimizers never import NumPy themselves.
-Host-only code (file formats, plots, the CLI) uses NumPy directly.
+`xp` is NumPy today. Layers, losses and optimizers do their array maths through
+`xp` (never `numpy.` directly), so a CuPy backend can take its place. Two things
+stay on the host whatever `xp` is: random draws come from a NumPy `Generator`
+(initialisation, shuffling, dropout masks are drawn there and moved to `xp`), and
+file formats, plots and the command line use NumPy directly.
 """
 
 from __future__ import annotations
 
 import numpy
+
+from .errors import ConfigError
 
 xp = numpy
 
@@ -23,8 +27,6 @@ def to_numpy(array) -> numpy.ndarray:
 
 def resolve_dtype(dtype) -> numpy.dtype:
     """Accept "float32"/"float64" or a NumPy float dtype; reject anything else."""
-    from .errors import ConfigError
-
     try:
         resolved = numpy.dtype(DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype)
     except TypeError:

@@ -51,8 +51,14 @@ class BarenetWarning(UserWarning):
     """A setup that will train badly or is probably a mistake (e.g. unscaled pixels)."""
 
 
-def warn(message: str, stacklevel: int = 3) -> None:
-    """Emit a BarenetWarning attributed to the user's call, not to barenet's internals."""
+def warn(message: str) -> None:
+    """Emit a BarenetWarning attributed to the first caller outside barenet (the user's line)."""
+    import inspect
+    import os
     import warnings
 
-    warnings.warn(message, BarenetWarning, stacklevel=stacklevel)
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 1, inspect.currentframe()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, BarenetWarning, stacklevel=level)

@@ -24,9 +24,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import config as cfg
-    from .. import parity, train
     from ..errors import ConfigError
+    from ..pytorch import parity
+    from ..runs import config as cfg
+    from ..runs.run import prepare
 
     parity.import_torch()  # fail first, in one line, when the extra is missing
     if args.steps < 1:
@@ -35,10 +36,8 @@ def run(args) -> int:
     overrides["model.dtype"] = args.dtype
     config = cfg.resolve(args.recipe, args.config, overrides)
     started = time.perf_counter()
-    ds = train.load_data(config)
-    train.check_fits_data(config, ds)
-    scaler = train.InputScaler(config["data"]["scale"], ds.train.x)
-    model = cfg.build_model(config)
+    prepared = prepare(config)
+    model, ds, scaler = prepared.model, prepared.ds, prepared.scaler
     dtype = model.dtype.name
     print(f"barenet vs torch {parity.import_torch().__version__}: {config['name']} on {ds.name}, "
           f"{args.steps} steps, batch {config['train']['batch_size']}, {dtype}")

@@ -45,7 +45,7 @@ def download(args) -> int:
 
 def verify(args) -> int:
     from ..data import catalog
-    from ..data.fetch import sha256
+    from ..data.catalog import sha256
     from ..data.loader import locate
 
     info = catalog.get(args.dataset)
@@ -92,7 +92,7 @@ def save_grid(images, labels: list[str], out: Path, title: str) -> None:
     import math
 
     from ..errors import DataError
-    from ..reports import pyplot, save_figure
+    from ..runs.reports import pyplot, save_figure
 
     plt = pyplot()
     cols = min(10, len(images))

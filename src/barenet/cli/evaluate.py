@@ -15,22 +15,23 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import reports, serialization, train
+    from ..data.loader import load as load_dataset
     from ..errors import ConfigError
+    from ..models.loading import load
+    from ..runs import reports
+    from ..runs.run import InputScaler
 
-    model = serialization.load(args.model)
+    model = load(args.model)
     info = model.extra
     name = args.dataset or info.get("dataset", "mnist")
-    config = {"data": {"dataset": name, "data_dir": args.data_dir or "", "validation": 0, "subset": 0},
-              "train": {"seed": 0}}
-    ds = train.load_data(config)
+    ds = load_dataset(name, data_dir=args.data_dir or None)
     features = int(ds.test.x[0].size)
     if model.in_features != features or model.out_features != len(ds.classes):
         raise ConfigError(f"the model maps {model.in_features} inputs to {model.out_features} classes but {name} has "
                           f"{features} inputs and {len(ds.classes)} classes: evaluate it on the dataset it learnt")
     if model.loss is None:
         model.compile()
-    x = train.InputScaler.from_dict(info.get("input", {}))(ds.test.x)
+    x = InputScaler.from_dict(info.get("input", {}))(ds.test.x)
     result = model.evaluate(x, ds.test.y)
     counts = reports.confusion_matrix(ds.test.y, model.predict(x), len(ds.classes))
     print(f"{name} test set: {len(ds.test):,} images, loss {result['loss']:.4f}, accuracy {result['accuracy']:.2%}")

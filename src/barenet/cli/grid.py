@@ -6,8 +6,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .. import config as cfg
 from ..errors import ConfigError
+from ..io.files import check_output_dir
+from ..runs import config as cfg
 from .train import OVERRIDES, add_config_source, collect_overrides, parse_set
 
 
@@ -49,13 +50,12 @@ def split_values(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    from ..grid import format_table, run_grid
+    from ..apps.grid import format_table, run_grid
 
     params = dict(parse_param(item) for item in args.param)
     base = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
     out = Path(args.out) if args.out else Path("runs") / f"grid-{datetime.now():%Y%m%d-%H%M%S}"
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise ConfigError(f"--out {out} exists and is not empty: choose another folder or add --force")
+    check_output_dir(out, args.force)
 
     def progress(row, done, total):
         accuracy = f"{row['test_accuracy']:.2%}" if row["status"] == "ok" else row["status"]

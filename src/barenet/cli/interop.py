@@ -27,10 +27,11 @@ def register(sub) -> None:
 
 
 def run_export(args) -> int:
-    from .. import interop, serialization
+    from ..models.loading import load
+    from ..pytorch.files import export_torch
 
-    model = serialization.load(args.model, compile=False)
-    snippet = interop.export_torch(model, args.out, force=args.force)
+    model = load(args.model, compile=False)
+    snippet = export_torch(model, args.out, force=args.force)
     print(f"wrote {args.out}: PyTorch nn.Sequential state dict ({model.count_params():,} parameters)")
     print("load it with:\n")
     print(snippet)
@@ -38,9 +39,9 @@ def run_export(args) -> int:
 
 
 def run_import(args) -> int:
-    from .. import interop
+    from ..pytorch.files import import_torch
 
-    model = interop.import_torch(args.input, args.out, arch=args.arch, activation=args.activation,
+    model = import_torch(args.input, args.out, arch=args.arch, activation=args.activation,
                                  output=args.output, force=args.force)
     print(f"wrote {args.out}: {len(model.layers)} layers, {model.count_params():,} parameters")
     print(model.summary())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 
@@ -29,8 +30,8 @@ def is_batch(path: Path) -> bool:
 
 
 def read_batch(path: Path) -> np.ndarray:
-    """(N, 28, 28) or (N, features) samples from .npy, IDX or a Kaggle-style CSV (label column dropped)."""
-    from ..data import read_idx
+    """(N, 28, 28) or (N, features) samples from .npy, IDX or a pixel CSV (its label column dropped)."""
+    from ..data.formats import read_csv, read_idx
 
     if path.suffix.lower() == ".npy":
         try:
@@ -38,33 +39,19 @@ def read_batch(path: Path) -> np.ndarray:
         except (ValueError, OSError) as exc:
             raise DataError(f"{path} is not a readable .npy array ({exc})") from None
     if path.suffix.lower() == ".csv":
-        return read_pixel_csv(path)
+        return read_csv(path)[0]
     return read_idx(path)
 
 
-def read_pixel_csv(path: Path) -> np.ndarray:
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        raise DataError(f"{path} is empty")
-    header, body = (rows[0], rows[1:]) if not rows[0][0].strip().lstrip("-").isdigit() else ([], rows)
-    try:
-        values = np.array(body, dtype=np.float64)
-    except ValueError:
-        raise DataError(f"{path} has non-numeric cells or rows of different lengths: expected pixel values") from None
-    if header and header[0].strip().lower() == "label":
-        values = values[:, 1:]
-    return values.astype(np.uint8) if values.size and values.max() > 1.0 else values.astype(np.float32)
-
-
 def run(args) -> int:
-    from .. import serialization, train
     from ..data import images
+    from ..models.loading import load
+    from ..runs.run import InputScaler
 
-    model = serialization.load(args.model)
+    model = load(args.model)
     info = model.extra
     classes = info.get("classes") or [str(i) for i in range(model.out_features)]
-    scaler = train.InputScaler.from_dict(info.get("input", {}))
+    scaler = InputScaler.from_dict(info.get("input", {}))
     paths = [Path(f) for f in args.files]
     for path in paths:
         if not path.exists():
@@ -104,11 +91,9 @@ def predict_batch(model, scaler, path: Path, classes) -> list[dict]:
 
 
 def write_rows(rows: list[dict], output) -> None:
-    from ..reports import write_text
+    from ..io.files import write_text
 
     if output:
-        import io
-
         buffer = io.StringIO()
         _write_csv(rows, buffer)
         write_text(output, buffer.getvalue())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import config as cfg
+from ..runs import config as cfg
 
 
 def register(sub) -> None:

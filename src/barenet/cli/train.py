@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from .. import config as cfg
 from ..errors import ConfigError
+from ..runs import config as cfg
 
 # option -> (config key, parser); the optimizer/schedule names come first so their options apply after
 OVERRIDES = {
@@ -102,16 +102,17 @@ def collect_overrides(args) -> dict:
 
 
 def run(args) -> int:
-    from .. import train
+    from ..runs.run import resume
+    from ..runs.run import run as run_config
 
     stream = sys.stderr if args.json else sys.stdout
     if args.resume:
         if collect_overrides(args) or args.out:
             raise ConfigError("--resume continues a run exactly as configured: drop the other options")
-        summary = train.resume(args.resume, quiet=args.quiet, stream=stream)
+        summary = resume(args.resume, quiet=args.quiet, stream=stream)
     else:
         config = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
-        summary = train.run(config, out=args.out, force=args.force, quiet=args.quiet, stream=stream)
+        summary = run_config(config, out=args.out, force=args.force, quiet=args.quiet, stream=stream)
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0

@@ -7,6 +7,7 @@ recompressed). `MIRRORS` is read at call time, so tests can swap in their own.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -114,6 +115,11 @@ MNIST_MIRRORS = (
 FASHION_MNIST_MIRRORS = (IdxMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),)
 
 MIRRORS: dict[str, list] = {"mnist": list(MNIST_MIRRORS), "fashion-mnist": list(FASHION_MNIST_MIRRORS)}
+
+
+def sha256(data: bytes) -> str:
+    """The hex SHA-256 of `data`: what the catalog's checksums are, for uncompressed file bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def get(name: str) -> DatasetInfo:

@@ -10,23 +10,19 @@ cache entry is moved aside (`*.corrupt`) and fetched again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, warn
-from ..fileio import atomic_write_bytes
+from ..io.files import atomic_write_bytes
 from . import catalog
+from .catalog import sha256
 from .formats import gunzip, one_line
+from .mirrors import FETCHERS
 
 ENV_VAR = "BARENET_DATA_DIR"
-CONNECT_TIMEOUT = 15.0  # seconds to open a connection
-READ_TIMEOUT = 60.0     # seconds a stalled transfer may wait for its next bytes
-RETRIES = 2             # extra attempts per URL after a network error
-BACKOFF = 1.0           # seconds before the first retry, doubled each time
-PIP_TIMEOUT = 600.0     # seconds `pip download` may take
 
 
 class ChecksumError(DataError):
@@ -78,10 +74,6 @@ def candidates(folder: Path, info: catalog.DatasetInfo, name: str) -> list[Path]
     """Paths under `folder` that may hold file `name`: flat or in a per-dataset subfolder, .gz or raw."""
     subdirs = [folder, folder / info.name]
     return [d / f"{name}{ext}" for d in subdirs for ext in (".gz", "")]
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def verify(data: bytes, info: catalog.DatasetInfo, name: str, source: str) -> bytes:
@@ -176,13 +168,13 @@ def download(info: catalog.DatasetInfo, found: Found, mirrors=None) -> None:
 
     A mirror that fails (network error, damaged or wrong file) does not stop the next one.
     """
-    mirrors = catalog.MIRRORS.get(info.name, []) if mirrors is None else mirrors
-    if not mirrors:
+    chosen = catalog.MIRRORS.get(info.name, []) if mirrors is None else mirrors
+    if not chosen:
         found.tried.append("mirrors: none known for this dataset")
     else:  # a first run can take a while: say what is happening, on stderr
         print(f"barenet: {info.name} not found locally; downloading it into {cache_dir(info)} "
               f"(once; verified by SHA-256)", file=sys.stderr, flush=True)
-    for mirror in mirrors:
+    for mirror in chosen:
         missing = [n for n in info.files if n not in found.data]
         if not missing:
             return
@@ -211,6 +203,4 @@ def fetch_from(mirror, info: catalog.DatasetInfo, names: list[str]):
 
     Raises DataError when the mirror gave nothing at all.
     """
-    from . import mirrors as impl
-
-    return impl.FETCHERS[mirror.kind](mirror, info, names)
+    return FETCHERS[mirror.kind](mirror, info, names)

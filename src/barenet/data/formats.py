@@ -3,7 +3,8 @@
 - IDX, raw or gzip (LeCun's files, torchvision, Zalando, Debian)
 - Keras `mnist.npz` (loaded with `allow_pickle=False`)
 - Nielsen's `mnist.pkl.gz` (a restricted unpickler: NumPy arrays only, nothing runs)
-- Kaggle-style CSV (`label,pixel0..pixel783`; a test CSV without the label column)
+- pixel CSV, Kaggle-style (`label,pixel0..pixel783`; a test CSV without the label column): the
+  one CSV reader, used by `datasets` and by `barenet predict`
 
 Every problem with a file raises `DataError` with a one-line message.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..fileio import atomic_write_bytes
+from ..io.files import atomic_write_bytes
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/): code -> big-endian dtype
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -229,10 +230,12 @@ def nielsen_to_uint8(x: np.ndarray, source: str = "pickle") -> np.ndarray:
 # ---------------------------------------------------------------- Kaggle CSV
 
 def read_csv(path, labels: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Kaggle-style CSV: images (N, side, side) uint8 and labels (N,) int64, or None without a label column.
+    """A pixel CSV: images (N, side, side) and labels (N,) int64, or None without a label column.
 
-    A header row is detected and skipped; `labels=None` decides from the header (a first
-    column named `label`) or, without a header, from the column count (side*side + 1).
+    Integer pixels 0..255 come back as uint8; fractional pixels, all within [0, 1] (already
+    scaled), as float32. A header row is detected and skipped; `labels=None` decides from the
+    header (a first column named `label`) or, without a header, from the column count
+    (side*side + 1).
     """
     text = read_bytes(path).decode("utf-8", errors="replace")
     lines = text.splitlines()
@@ -243,15 +246,27 @@ def read_csv(path, labels: bool | None = None) -> tuple[np.ndarray, np.ndarray |
     if labels is None:
         labels = first[0] == "label" if header else not _is_square(len(first))
     table = _parse_rows(lines[1:] if header else lines, len(first), str(path), 2 if header else 1)
-    y = table[:, 0].astype(np.int64) if labels else None
+    y = _label_column(table[:, 0], str(path)) if labels else None
     pixels = table[:, 1:] if labels else table
     if not _is_square(pixels.shape[1]):
         raise DataError(f"{path} has {pixels.shape[1]} pixel columns, not a square image "
                         f"(28x28 needs 784{' plus the label' if labels else ''})")
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
-        raise DataError(f"{path} has pixel values outside 0..255")
     side = int(round(np.sqrt(pixels.shape[1])))
-    return pixels.astype(np.uint8).reshape(len(pixels), side, side), y
+    return _pixel_array(pixels, str(path)).reshape(len(pixels), side, side), y
+
+
+def _label_column(column: np.ndarray, source: str) -> np.ndarray:
+    if column.size and not np.all(column == np.round(column)):
+        raise DataError(f"{source} has a label that is not a whole number: the first column holds class ids")
+    return column.astype(np.int64)
+
+
+def _pixel_array(pixels: np.ndarray, source: str) -> np.ndarray:
+    """uint8 for whole numbers in 0..255, float32 for fractions in [0, 1]; DataError otherwise."""
+    whole = bool(np.all(pixels == np.round(pixels)))
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 255 or (not whole and pixels.max() > 1)):
+        raise DataError(f"{source} has pixel values outside 0..255 (whole numbers) or 0..1 (fractions)")
+    return pixels.astype(np.uint8) if whole else pixels.astype(np.float32)
 
 
 def _is_number(cell: str) -> bool:
@@ -268,14 +283,17 @@ def _is_square(n: int) -> bool:
 
 
 def _parse_rows(lines: list[str], columns: int, source: str, first_line: int) -> np.ndarray:
-    """The CSV body as an int32 (rows, columns) table; DataError naming the first bad line."""
+    """The CSV body as a float64 (rows, columns) table; DataError naming the first bad line."""
     body = [line for line in lines if line.strip()]
     for number, line in enumerate(lines, start=first_line):
         if line.strip() and line.count(",") + 1 != columns:
             raise DataError(f"{source} line {number} has {line.count(',') + 1} columns, expected {columns}")
     if not body:
-        return np.zeros((0, columns), dtype=np.int32)
+        return np.zeros((0, columns), dtype=np.float64)
     try:
-        return np.loadtxt(io.StringIO("\n".join(body)), delimiter=",", dtype=np.int32, ndmin=2)
+        table = np.loadtxt(io.StringIO("\n".join(body)), delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
-        raise DataError(f"{source} has a non-numeric or non-integer cell ({one_line(exc)})") from None
+        raise DataError(f"{source} has a non-numeric cell ({one_line(exc)})") from None
+    if not np.isfinite(table).all():
+        raise DataError(f"{source} has a non-numeric cell (nan or inf)")
+    return table

@@ -80,6 +80,6 @@ def save_png(image: np.ndarray, path) -> None:
     """Write a (H, W) uint8 image as PNG, atomically."""
     from PIL import Image
 
-    from ..fileio import atomic_write
+    from ..io.files import atomic_write
 
     atomic_write(path, lambda temp: Image.fromarray(image).save(temp, format="PNG"))

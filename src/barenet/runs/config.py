@@ -30,8 +30,10 @@ from pathlib import Path
 
 import tomllib
 
-from . import losses, optimizers, schedules
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..models.mlp import MLP
+from ..nn import losses
+from ..optim import optimizers, schedules
 
 DEFAULTS: dict = {
     "name": "custom",
@@ -188,10 +190,8 @@ def build_loss(config: dict) -> losses.Loss:
     return losses.get(options)
 
 
-def build_model(config: dict):
+def build_model(config: dict) -> MLP:
     """A compiled MLP for this configuration."""
-    from .model import MLP
-
     m = config["model"]
     model = MLP(m["layers"], activation=m["activation"], output=m["output"], init=m["init"],
                 bias_init=m["bias_init"], dropout=m["dropout"], input_dropout=m["input_dropout"],

@@ -1,4 +1,4 @@
-"""Run a configuration: data -> model -> fit -> report -> save, into a run folder.
+"""Run a configuration: data -> model -> Trainer -> reports -> files, into a run folder.
 
     runs/<timestamp>-<name>/
         config.toml              fully resolved; `barenet train --config` on it reproduces the run
@@ -16,40 +16,49 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, datasets, reports, serialization
+from ..data.loader import Dataset
+from ..data.loader import load as load_dataset
+from ..data.transforms import scale, standardize
+from ..errors import ConfigError, TrainingDiverged
+from ..io.files import check_output_dir, write_json, write_text
+from ..models import loading
+from ..models.sequential import Sequential
+from ..training.callbacks import Callback, EarlyStopping, ProgressBar, StopAtTarget
+from ..training.trainer import Trainer
+from ..version import __version__
 from . import config as cfg
-from .callbacks import Callback, EarlyStopping, History, ProgressBar, StopAtTarget
-from .errors import ConfigError, TrainingDiverged
+from . import reports
+from .review import review
 
 CHECKPOINT = "checkpoint.safetensors"
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 # ----- data ------------------------------------------------------------------
-def load_data(config: dict):
+def load_data(config: dict) -> Dataset:
     """The dataset named by the config, split and subset as it asks."""
     data = config["data"]
-    return datasets.load(data["dataset"], data_dir=data["data_dir"] or None, validation=data["validation"],
+    return load_dataset(data["dataset"], data_dir=data["data_dir"] or None, validation=data["validation"],
                          subset=data["subset"] or None, seed=config["train"]["seed"])
 
 
 class InputScaler:
     """Turns uint8 images into what the model trains on, per data.scale.
 
-    unit         leave uint8: the model scales to [0, 1] batch by batch (no float copy of the set)
+    unit         leave uint8: training scales to [0, 1] batch by batch (no float copy of the set)
     standardize  (x/255 - mean) / std with the training set's mean and std, float32
     none         raw 0-255 values as float32 (what some notebooks did; barenet warns)
     """
 
-    def __init__(self, mode: str, train_x: np.ndarray):
-        self.mode = mode
-        if mode == "standardize":
-            sample = train_x[: min(len(train_x), 20000)].astype(np.float32) / 255.0
+    def __init__(self, mode: str, train_x: np.ndarray | None = None, mean: float = 0.0, std: float = 1.0):
+        self.mode, self.mean, self.std = mode, mean, std
+        if mode == "standardize" and train_x is not None:  # statistics of a sample, as float32 in [0, 1]
+            sample = train_x[: min(len(train_x), 20000)].astype(np.float32) / np.float32(255.0)
             self.mean, self.std = float(sample.mean()), float(sample.std())
 
     def to_dict(self) -> dict:
@@ -57,24 +66,21 @@ class InputScaler:
 
     @classmethod
     def from_dict(cls, spec: dict) -> InputScaler:
-        scaler = cls.__new__(cls)
-        scaler.mode = spec.get("scale", "unit")
-        if scaler.mode == "standardize":
-            scaler.mean, scaler.std = float(spec["mean"]), float(spec["std"])
-        return scaler
+        mode = spec.get("scale", "unit")
+        if mode == "standardize":
+            return cls(mode, mean=float(spec["mean"]), std=float(spec["std"]))
+        return cls(mode)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "unit":
             return x
+        rows = x.reshape(len(x), -1)
         if self.mode == "none":
-            return x.reshape(len(x), -1).astype(np.float32)
-        scaled = x.reshape(len(x), -1).astype(np.float32)
-        scaled *= np.float32(1.0 / (255.0 * self.std))
-        scaled -= np.float32(self.mean / self.std)
-        return scaled
+            return scale(rows, factor=1.0)
+        return standardize(rows, self.mean, self.std)
 
 
-def check_fits_data(config: dict, ds) -> None:
+def check_fits_data(config: dict, ds: Dataset) -> None:
     """The first layer must take the data's features and the last give one output per class."""
     sizes = config["model"]["layers"]
     features = int(np.prod(ds.train.x.shape[1:]))
@@ -86,25 +92,51 @@ def check_fits_data(config: dict, ds) -> None:
                           f"classes: end the layers with {len(ds.classes)}")
 
 
+@dataclass
+class Prepared:
+    """A configuration made ready to train: the dataset, its scaling and the compiled model."""
+
+    config: dict
+    ds: Dataset
+    scaler: InputScaler
+    model: Sequential
+
+    @property
+    def eval_label(self) -> str:
+        """"validation" when the config holds out a validation set, else "test" (evaluated every epoch)."""
+        return "validation" if self.ds.validation is not None else "test"
+
+    def train_data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.scaler(self.ds.train.x), self.ds.train.y
+
+    def eval_data(self) -> tuple[np.ndarray, np.ndarray]:
+        split = self.ds.validation if self.ds.validation is not None else self.ds.test
+        return self.scaler(split.x), split.y
+
+
+def prepare(config: dict, model: Sequential | None = None) -> Prepared:
+    """Build the model (checking every option first), load the data, check they fit each other."""
+    model = model if model is not None else cfg.build_model(config)
+    ds = load_data(config)
+    check_fits_data(config, ds)
+    return Prepared(config, ds, InputScaler(config["data"]["scale"], ds.train.x), model)
+
+
 # ----- run folder ------------------------------------------------------------
 def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
+    """`out` checked (absent, empty, or --force), or a fresh runs/<time>-<name> folder; created."""
     if out is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{stamp}-{config['name']}"
-        suffix = 1
+        out, suffix = Path("runs") / f"{stamp}-{config['name']}", 1
         while out.exists():
             suffix += 1
             out = Path("runs") / f"{stamp}-{config['name']}-{suffix}"
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file: give a folder path")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ConfigError(f"--out {out} exists and is not empty: choose another folder or add --force to overwrite")
+    out = check_output_dir(out, force)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
-# ----- printing --------------------------------------------------------------
+# ----- printing and recording ------------------------------------------------
 class EpochTable(Callback):
     """One aligned row per epoch: epoch, seconds, train loss/accuracy, eval loss/accuracy, lr."""
 
@@ -123,7 +155,7 @@ class EpochTable(Callback):
               f"{val_loss} {val_acc} {logs['lr']:>9.3g}", file=self.stream, flush=True)
 
 
-def metric_rows(history: History, eval_label: str) -> list[dict]:
+def metric_rows(history, eval_label: str) -> list[dict]:
     """History rows with val_* renamed test_* when the test set was what we evaluated each epoch."""
     order = ["epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
     rows = [{key: row[key] for key in order if key in row} for row in history.rows()]
@@ -133,94 +165,84 @@ def metric_rows(history: History, eval_label: str) -> list[dict]:
 
 
 class RunRecorder(Callback):
-    """After every epoch, atomically: metrics.csv and a checkpoint to resume from."""
+    """After every epoch, atomically: metrics.csv, and a checkpoint (model file + the trainer's progress)."""
 
-    def __init__(self, run_dir: Path, eval_label: str, early_stopping: EarlyStopping | None):
-        self.run_dir, self.eval_label, self.early_stopping = run_dir, eval_label, early_stopping
+    def __init__(self, run_dir: Path, eval_label: str):
+        self.run_dir, self.eval_label = run_dir, eval_label
 
     def on_epoch_end(self, epoch, logs):
-        model = self.model
-        reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(model.history, self.eval_label))
-        extra = {"epoch": epoch + 1, "rng": model.rng.bit_generator.state, "history": model.history.history,
-                 "history_epochs": model.history.epochs}
-        if self.early_stopping is not None:
-            stopper = self.early_stopping
-            extra["early_stopping"] = {"best": stopper.best, "wait": stopper.wait, "best_epoch": stopper.best_epoch}
-        model.save(self.run_dir / CHECKPOINT, include_optimizer=True, extra=extra)
+        reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history, self.eval_label))
+        self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True, extra=self.trainer.progress())
+
+
+def _callbacks(config: dict, run_dir: Path, eval_label: str, quiet: bool, stream) -> list[Callback]:
+    train = config["train"]
+    callbacks: list[Callback] = []
+    if train["early_stopping"]:
+        monitor = "val_loss" if eval_label == "validation" else "loss"
+        callbacks.append(EarlyStopping(monitor=monitor, patience=train["early_stopping"], restore_best_weights=True))
+    if train["target_loss"]:
+        callbacks.append(StopAtTarget(train["target_loss"], monitor="loss"))
+    callbacks.append(RunRecorder(run_dir, eval_label))
+    if not quiet:
+        callbacks += [ProgressBar(file=sys.stderr), EpochTable(stream, eval_label)]
+    return callbacks
 
 
 # ----- the run ---------------------------------------------------------------
 def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None,
-        run_dir: Path | None = None, start=None) -> dict:
+        run_dir: Path | None = None, start: tuple[Sequential, dict] | None = None) -> dict:
     """Train `config` into a run folder and return the summary (also written as summary.json).
 
-    `run_dir`/`start` are used by `resume`: an existing folder and a (model, epoch) to continue from.
+    `run_dir`/`start` are used by `resume`: an existing folder, and a (model, progress) to continue from.
     """
     stream = stream or sys.stdout
     wall_start = time.perf_counter()
-    model, initial_epoch = start if start else (cfg.build_model(config), 0)  # checks every model option
-    ds = load_data(config)
-    check_fits_data(config, ds)
-    scaler = InputScaler(config["data"]["scale"], ds.train.x)
-    x, y, x_test = scaler(ds.train.x), ds.train.y, scaler(ds.test.x)
-    eval_label = "validation" if ds.validation is not None else "test"
-    eval_data = (scaler(ds.validation.x), ds.validation.y) if ds.validation is not None else (x_test, ds.test.y)
-
+    prepared = prepare(config, start[0] if start else None)
     if run_dir is None:
         run_dir = new_run_dir(config, out, force)
-        reports.write_text(run_dir / "config.toml", cfg.to_toml(config))
+        write_text(run_dir / "config.toml", cfg.to_toml(config))
     if not quiet:
-        print(f"barenet {__version__}: {config['name']} on {ds.name} ({len(y):,} training images, "
-              f"{eval_label} {len(eval_data[1]):,}) -> {run_dir}", file=stream)
-        for hint in review(config):
-            print(f"hint: {hint}", file=stream)
-    callbacks, stopper = _callbacks(config, run_dir, eval_label, quiet, stream)
-    if stopper is not None and start and "early_stopping" in model.extra:
-        state = model.extra["early_stopping"]
-        stopper.on_train_begin({})
-        stopper.best, stopper.wait, stopper.best_epoch = state["best"], state["wait"], state["best_epoch"]
+        _print_start(prepared, run_dir, stream)
+    trainer = Trainer(prepared.model, batch_size=cfg.batch_size(config), shuffle=config["train"]["shuffle"],
+                      callbacks=_callbacks(config, run_dir, prepared.eval_label, quiet, stream))
+    if start:
+        trainer.load_state_dict({"progress": start[1]})
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDiverged
-            model.fit(x, y, epochs=config["train"]["epochs"], batch_size=cfg.batch_size(config),
-                      validation_data=eval_data, shuffle=config["train"]["shuffle"], callbacks=callbacks,
-                      initial_epoch=initial_epoch)
+            trainer.fit(*prepared.train_data(), epochs=config["train"]["epochs"], validation_data=prepared.eval_data())
     except TrainingDiverged as exc:
         raise TrainingDiverged(f"{exc}; the run folder {run_dir} keeps the last good checkpoint",
                                exc.history) from None
-    return finish(model, ds, scaler, x_test, config, run_dir, eval_label, wall_start, quiet, stream)
+    return finish(prepared, trainer, run_dir, wall_start, quiet, stream)
 
 
-def _callbacks(config, run_dir, eval_label, quiet, stream):
-    train = config["train"]
-    callbacks: list[Callback] = []
-    stopper = None
-    monitor = "val_loss" if eval_label == "validation" else "loss"
-    if train["early_stopping"]:
-        stopper = EarlyStopping(monitor=monitor, patience=train["early_stopping"], restore_best_weights=True)
-        callbacks.append(stopper)
-    if train["target_loss"]:
-        callbacks.append(StopAtTarget(train["target_loss"], monitor="loss"))
-    callbacks.append(RunRecorder(run_dir, eval_label, stopper))
-    if not quiet:
-        callbacks += [ProgressBar(file=sys.stderr), EpochTable(stream, eval_label)]
-    return callbacks, stopper
+def _print_start(prepared: Prepared, run_dir: Path, stream) -> None:
+    config, ds = prepared.config, prepared.ds
+    evaluated = ds.validation if ds.validation is not None else ds.test
+    print(f"barenet {__version__}: {config['name']} on {ds.name} ({len(ds.train):,} training images, "
+          f"{prepared.eval_label} {len(evaluated):,}) -> {run_dir}", file=stream)
+    for hint in review(config):
+        print(f"hint: {hint}", file=stream)
 
 
-def model_info(ds, scaler: InputScaler) -> dict:
+def model_info(ds: Dataset, scaler: InputScaler) -> dict:
     """What `evaluate`/`predict` need to feed the saved model: dataset, class names, input scaling."""
     return {"dataset": ds.name, "classes": list(ds.classes), "input": scaler.to_dict(),
             "image_shape": list(ds.train.x.shape[1:])}
 
 
-def finish(model, ds, scaler, x_test, config, run_dir: Path, eval_label, wall_start, quiet, stream) -> dict:
+def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: float, quiet: bool, stream) -> dict:
     """Evaluate on the test set, save the model, the summary and the plots."""
-    test = model.evaluate(x_test, ds.test.y)
-    model.save(run_dir / "model.safetensors", extra=model_info(ds, scaler))
-    rows = metric_rows(model.history, eval_label)
+    model, ds, config = prepared.model, prepared.ds, prepared.config
+    x_test = prepared.scaler(ds.test.x)
+    test = trainer.evaluate(x_test, ds.test.y)
+    model.save(run_dir / "model.safetensors", extra=model_info(ds, prepared.scaler))
+    rows = metric_rows(trainer.history, prepared.eval_label)
     reports.write_metrics_csv(run_dir / "metrics.csv", rows)
     proba = model.predict_proba(x_test)
     counts = reports.confusion_matrix(ds.test.y, proba.argmax(axis=1), len(ds.classes))
-    plots = write_plots(model, ds, proba, counts, rows, run_dir, eval_label)
+    plots = write_plots(model, ds, proba, counts, rows, run_dir, prepared.eval_label)
     train_seconds = float(sum(row["seconds"] for row in rows))
     summary = {
         "name": config["name"], "dataset": ds.name, "barenet_version": __version__,
@@ -231,7 +253,7 @@ def finish(model, ds, scaler, x_test, config, run_dir: Path, eval_label, wall_st
         "run_dir": str(run_dir),
         "files": sorted(["config.toml", "model.safetensors", "metrics.csv", "summary.json", CHECKPOINT, *plots]),
     }
-    reports.write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", summary)
     if not quiet:
         print(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) after {len(rows)} epochs; "
               f"training {train_seconds:.1f}s, total {summary['wall_seconds']:.1f}s", file=stream)
@@ -239,7 +261,7 @@ def finish(model, ds, scaler, x_test, config, run_dir: Path, eval_label, wall_st
     return summary
 
 
-def write_plots(model, ds, proba, counts, rows, run_dir: Path, eval_label: str) -> list[str]:
+def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Path, eval_label: str) -> list[str]:
     written = ["learning_curves.png", "confusion_matrix.png", "misclassified.png"]
     reports.plot_learning_curves(rows, run_dir / written[0], eval_label)
     reports.plot_confusion_matrix(counts, ds.classes, run_dir / written[1], title=f"{ds.name} test set")
@@ -260,31 +282,18 @@ def resume(run_dir, quiet: bool = False, stream=None) -> dict:
     config = cfg.resolve(path=config_path)
     start = None
     if (run_dir / CHECKPOINT).is_file():
-        model = serialization.load(run_dir / CHECKPOINT)
-        extra = model.extra
-        model.rng.bit_generator.state = extra["rng"]
-        history = History()
-        history.history, history.epochs = extra["history"], extra["history_epochs"]
-        model.history = history
-        if extra["epoch"] >= config["train"]["epochs"] and not quiet:
-            print(f"{run_dir} already finished its {extra['epoch']} epochs: writing the final reports",
+        model = loading.load(run_dir / CHECKPOINT)
+        progress = _progress(model.extra)
+        if progress["epoch"] >= config["train"]["epochs"] and not quiet:
+            print(f"{run_dir} already finished its {progress['epoch']} epochs: writing the final reports",
                   file=stream or sys.stdout)
-        start = (model, extra["epoch"])
+        start = (model, progress)
     return run(config, quiet=quiet, stream=stream, run_dir=run_dir, start=start)
 
 
-# ----- reviewer hints --------------------------------------------------------
-def review(config: dict) -> list[str]:
-    """One-line notes on fragile choices, as a reviewer would make them, plus the recipe's own hints."""
-    hints = list(config.get("hints", []))
-    model, loss, opt, train = config["model"], config["loss"], config["optimizer"], config["train"]
-    if loss["name"] in ("mse", "mean_squared_error") and model["output"] == "softmax":
-        hints.append("MSE on softmax outputs has weak gradients when the network is confidently wrong; "
-                     "softmax_cross_entropy learns faster")
-    if config["data"]["scale"] == "none":
-        hints.append("inputs are raw 0-255 pixels: sigmoid/softmax units saturate; use data.scale = 'unit'")
-    if train["batch_size"] == 1 and opt["lr"] <= 0.001 and opt["name"] == "sgd" and not opt.get("momentum"):
-        hints.append(f"per-sample SGD at lr {opt['lr']} takes small steps; lr 0.01 learns several times faster")
-    if loss.get("reduction") == "sum" and train["batch_size"] not in (1,):
-        hints.append("summed (not averaged) gradients make the effective step grow with the batch size")
-    return hints
+def _progress(extra: dict) -> dict:
+    """A checkpoint's trainer progress; checkpoints written before the Trainer kept early stopping apart."""
+    progress = dict(extra)
+    if "early_stopping" in progress:
+        progress["callbacks"] = {"EarlyStopping": progress.pop("early_stopping")}
+    return progress

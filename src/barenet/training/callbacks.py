@@ -1,35 +1,89 @@
-"""Callbacks: code that runs at points of `Model.fit` (Keras-style hooks).
+"""Callbacks: code that runs at points of a training run (Keras-style hooks).
 
-    on_train_begin(logs)  on_epoch_begin(epoch)  on_batch_end(batch, logs)
+    on_train_begin(logs)  on_epoch_begin(epoch)  on_step_end(step)  on_batch_end(batch, logs)
     on_epoch_end(epoch, logs)  on_train_end(logs)
 
-`logs` at the end of an epoch holds: loss, accuracy, (val_loss, val_accuracy),
-lr and seconds. A callback stops training by setting `model.stop_training`.
+`on_step_end(step)` is the per-step hook: after every optimizer update it gets a
+`Step` (step number, epoch, batch, loss, the batch itself, and the true gradients
+when the callback sets `needs_gradients`). Its default calls Keras's
+`on_batch_end(batch, {"loss", "size"})`. A callback that overrides neither costs
+nothing per step. `logs` at the end of an epoch holds: loss, accuracy,
+(val_loss, val_accuracy), lr and seconds. A callback stops training by setting
+`model.stop_training`. A callback with state worth resuming returns it from
+`state_dict()`; the Trainer saves it with the run.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
+
+
+@dataclass
+class Step:
+    """One optimizer step, as `Callback.on_step_end` sees it, after the update.
+
+    number     optimizer steps taken in all, 1 for the first
+    epoch      the epoch it belongs to, from 0;  batch  its index within the epoch, from 0
+    loss       the batch's loss;  size  samples in the batch
+    x, y       the float batch the network saw, (size, features), and its targets
+    gradients  the true gradient of every parameter (layer order, W before b), copies taken
+               before the update; None unless a callback sets `needs_gradients`
+    """
+
+    number: int
+    epoch: int
+    batch: int
+    loss: float
+    size: int
+    x: Any
+    y: Any
+    gradients: list | None = None
 
 
 class Callback:
-    model = None
-    wants_batches = False  # True if on_batch_end does something (it costs time per step)
+    model: Any = None
+    trainer: Any = None
+    needs_gradients = False  # True: every Step carries the step's gradients (a copy per step)
 
     def set_model(self, model) -> None:
         self.model = model
 
+    def set_trainer(self, trainer) -> None:
+        """Called by the Trainer before training: the run's trainer and model."""
+        self.trainer = trainer
+        self.set_model(trainer.model)
+
     def on_train_begin(self, logs: dict) -> None: ...
 
     def on_epoch_begin(self, epoch: int) -> None: ...
+
+    def on_step_end(self, step: Step) -> None:
+        self.on_batch_end(step.batch, {"loss": step.loss, "size": step.size})
 
     def on_batch_end(self, batch: int, logs: dict) -> None: ...
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
 
     def on_train_end(self, logs: dict) -> None: ...
+
+    def state_dict(self) -> dict | None:
+        """JSON-able state a resumed run needs, or None (nothing to keep)."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` returned; the Trainer calls it after on_train_begin."""
+
+
+def wants_steps(callback: Callback) -> bool:
+    """Whether the callback does anything per step (overrides on_step_end or on_batch_end, or was given one)."""
+    for name in ("on_step_end", "on_batch_end"):
+        if name in vars(callback) or getattr(type(callback), name) is not getattr(Callback, name):
+            return True
+    return False
 
 
 class History(Callback):
@@ -113,6 +167,12 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch is not None:
             self.model.set_weights(self.best_weights)
 
+    def state_dict(self):
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state):
+        self.best, self.wait, self.best_epoch = float(state["best"]), int(state["wait"]), state["best_epoch"]
+
 
 class ModelCheckpoint(Callback):
     """Save the model after each epoch (atomically: a reader never sees half a file).
@@ -155,18 +215,16 @@ class LambdaCallback(Callback):
     """Wrap plain functions: LambdaCallback(on_epoch_end=lambda epoch, logs: print(logs))."""
 
     def __init__(self, **hooks):
-        unknown = set(hooks) - {"on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end"}
+        unknown = set(hooks) - {"on_train_begin", "on_epoch_begin", "on_step_end", "on_batch_end", "on_epoch_end",
+                                "on_train_end"}
         if unknown:
             raise ConfigError(f"unknown callback hooks: {', '.join(sorted(unknown))}")
         for name, function in hooks.items():
             setattr(self, name, function)
-        self.wants_batches = "on_batch_end" in hooks
 
 
 class ProgressBar(Callback):
     """A tqdm bar per epoch: batches done, samples/s and the running mean loss."""
-
-    wants_batches = True
 
     def __init__(self, file=None, refresh_every: int = 50):
         self.file, self.refresh_every = file, refresh_every
@@ -182,11 +240,11 @@ class ProgressBar(Callback):
                         file=self.file, dynamic_ncols=True, mininterval=0.2, disable=None)  # off unless a TTY
         self.loss_sum, self.samples, self.pending = 0.0, 0, 0
 
-    def on_batch_end(self, batch, logs):
-        self.loss_sum += logs["loss"] * logs["size"]
-        self.samples += logs["size"]
+    def on_step_end(self, step):
+        self.loss_sum += step.loss * step.size
+        self.samples += step.size
         self.pending += 1
-        if self.pending >= self.refresh_every or batch + 1 == self.steps:
+        if self.pending >= self.refresh_every or step.batch + 1 == self.steps:
             self.bar.update(self.pending)
             self.pending = 0
             rate = self.samples / max(self.bar.format_dict["elapsed"], 1e-9)

@@ -5,8 +5,9 @@
     report = parity.compare(model, x, y, x_test, y_test, steps=200, batch_size=128)
 
 torch is imported inside the functions (the `torch` extra), so `import barenet`
-never needs it. Layer i of a barenet model is module i of the nn.Sequential;
-a Dense weight W of shape (in, out) becomes `Linear.weight` = W.T, shape (out, in).
+never needs it. Layer i of a barenet model is module i of the nn.Sequential
+(the mapping is `mapping.TWINS`). `compare` trains barenet with an ordinary
+`Trainer` and steps the twin from a callback, so both see the same batches.
 
 Definitions that differ on purpose, and how the twins bridge them:
     BinaryCrossEntropy / CategoricalCrossEntropy clip probabilities to [eps, 1-eps];
@@ -26,9 +27,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import layers as L
-from . import losses, optimizers, schedules
-from .errors import BarenetError, ConfigError
+from ..data.transforms import to_floats
+from ..errors import BarenetError, ConfigError
+from ..models.sequential import EVAL_BATCH, Sequential
+from ..nn import layers as L
+from ..nn import losses
+from ..optim import optimizers, schedules
+from ..training import inputs
+from ..training.callbacks import Callback, Step
+from ..training.trainer import Trainer, count_correct
+from .mapping import from_torch_weight, to_torch_weight, twin_of
 
 INSTALL_HINT = 'PyTorch is not installed: pip install "barenet[torch]" to compare with it'
 
@@ -62,38 +70,31 @@ def _masked_dropout_class():
 
 
 def torch_module(layer: L.Layer, masked_dropout: bool = False):
-    """The torch.nn module for one barenet layer (weights copied; W (in,out) -> weight (out,in))."""
+    """The torch.nn module for one barenet layer, with its weights (see `mapping`)."""
     torch = import_torch()
-    nn = torch.nn
-    if isinstance(layer, L.Dense):
-        W = layer.params["W"]
-        linear = nn.Linear(layer.in_features, layer.out_features, bias=layer.use_bias, dtype=_torch_dtype(W.dtype))
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-            if layer.use_bias:
-                linear.bias.copy_(torch.from_numpy(np.asarray(layer.params["b"])))
-        return linear
-    if isinstance(layer, L.Dropout):
-        return _masked_dropout_class()(layer.rate) if masked_dropout else nn.Dropout(layer.rate)
-    simple = {L.ReLU: nn.ReLU, L.Sigmoid: nn.Sigmoid, L.Tanh: nn.Tanh, L.Flatten: nn.Flatten}
-    if type(layer) in simple:
-        return simple[type(layer)]()
-    if isinstance(layer, L.LeakyReLU):
-        return nn.LeakyReLU(layer.alpha)
-    if isinstance(layer, L.Softmax):
-        return nn.Softmax(dim=1)
-    raise ConfigError(f"no PyTorch twin for layer {type(layer).__name__}")
+    if masked_dropout and isinstance(layer, L.Dropout):
+        return _masked_dropout_class()(layer.rate)
+    twin = twin_of(layer)
+    args, kwargs = twin.arguments(layer)
+    if not layer.params:
+        return getattr(torch.nn, twin.module)(*args, **kwargs)
+    module = getattr(torch.nn, twin.module)(*args, **kwargs, dtype=_torch_dtype(layer.params["W"].dtype))
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(to_torch_weight(layer.params["W"])))
+        if "b" in layer.params:
+            module.bias.copy_(torch.from_numpy(np.asarray(layer.params["b"])))
+    return module
 
 
-def to_torch(model, masked_dropout: bool = False, with_output: bool = False):
+def to_torch(model: Sequential, masked_dropout: bool = False, with_output: bool = False):
     """An nn.Sequential equal to `model` (module i = layer i), in the model's dtype.
 
     with_output appends the output activation the loss does not apply itself
     (what the loss sees while training: e.g. softmax before MSE)."""
     torch = import_torch()
     layer_list = list(model.layers)
-    if with_output and getattr(model, "_output_layer", None) is not None:
-        layer_list.append(model._output_layer)
+    if with_output and model.output_layer is not None:
+        layer_list.append(model.output_layer)
     return torch.nn.Sequential(*[torch_module(layer, masked_dropout) for layer in layer_list])
 
 
@@ -236,7 +237,7 @@ class Comparison:
 class _TorchTwin:
     """The torch side of a comparison: module, loss, optimizer, scheduler, in the model's dtype."""
 
-    def __init__(self, model):
+    def __init__(self, model: Sequential):
         torch = import_torch()
         self.torch, self.model = torch, model
         self.net = to_torch(model, masked_dropout=True, with_output=True)
@@ -247,7 +248,6 @@ class _TorchTwin:
         self.scheduler = torch_scheduler(self.schedule, self.optimizer)
         self.dropouts = [(module, layer) for module, layer in zip(self.net, model.layers)
                          if isinstance(layer, L.Dropout)]
-        self.dtype = _torch_dtype(model.dtype)
 
     def train_step(self, xb, yb) -> float:
         torch = self.torch
@@ -255,7 +255,7 @@ class _TorchTwin:
             module.mask = None if layer.last_mask is None else torch.from_numpy(np.asarray(layer.last_mask))
         self.net.train()
         self.optimizer.zero_grad()
-        loss = self.loss_fn(self.net(torch.from_numpy(xb)), _torch_targets(yb))
+        loss = self.loss_fn(self.net(torch.from_numpy(xb)), torch.from_numpy(np.ascontiguousarray(yb)))
         loss.backward()
         if self.model.optimizer.clipnorm is not None:
             clip_grad_norm(self.params, self.model.optimizer.clipnorm)
@@ -278,7 +278,7 @@ class _TorchTwin:
         torch = self.torch
         with torch.no_grad():
             for module, layer in zip(self.net, self.model.layers):
-                if isinstance(layer, L.Dense) and layer.max_norm is not None:
+                if layer.constrained:
                     norms = module.weight.norm(dim=1, keepdim=True)  # one row per unit in torch
                     module.weight.mul_(torch.clamp(layer.max_norm / torch.clamp(norms, min=1e-12), max=1.0))
 
@@ -286,9 +286,9 @@ class _TorchTwin:
         """torch parameters in barenet's layout (weights transposed back to (in, out))."""
         arrays = []
         for module, layer in zip(self.net, self.model.layers):
-            if isinstance(layer, L.Dense):
-                arrays.append(module.weight.detach().numpy().T)
-                if layer.use_bias:
+            if layer.params:
+                arrays.append(from_torch_weight(module.weight.detach().numpy()))
+                if "b" in layer.params:
                     arrays.append(module.bias.detach().numpy())
         return arrays
 
@@ -298,75 +298,68 @@ class _TorchTwin:
             return self.net(self.torch.from_numpy(x)).numpy()
 
 
-def _torch_targets(yb):
-    torch = import_torch()
-    return torch.from_numpy(np.ascontiguousarray(yb))
+class _Lockstep(Callback):
+    """Steps the torch twin after every barenet step, on the same batch, and records the differences."""
+
+    def __init__(self, twin: _TorchTwin, result: Comparison, on_step=None):
+        self.twin, self.result, self.on_step = twin, result, on_step
+        self.mark = time.perf_counter()
+
+    def on_train_begin(self, logs):
+        self.mark = time.perf_counter()
+
+    def on_step_end(self, step: Step) -> None:
+        started = time.perf_counter()
+        self.result.seconds_barenet += started - self.mark
+        loss_torch = self.twin.train_step(step.x, step.y)
+        self.result.seconds_torch += time.perf_counter() - started
+        record = StepRecord(len(self.result.records) + 1, step.loss, loss_torch,
+                            _max_diff(self.model.get_weights(), self.twin.weights()))
+        self.result.records.append(record)
+        if self.on_step is not None:
+            self.on_step(record)
+        self.mark = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs):  # ReduceOnPlateau sees barenet's mean training loss in both
+        self.twin.end_epoch(logs["loss"])
+        self.mark = time.perf_counter()
 
 
-def compare(model, x, y, x_test=None, y_test=None, steps: int = 200, batch_size: int | None = 128,
+def compare(model: Sequential, x, y, x_test=None, y_test=None, steps: int = 200, batch_size: int | None = 128,
             shuffle: bool = True, on_step=None) -> Comparison:
     """Train a compiled barenet `model` and its torch twin `steps` steps on the same batches.
 
-    x (N, features) uint8 pixels or floats, y (N,) class ids or (N, classes) targets. Batches
-    are drawn exactly as `fit` draws them (a permutation per epoch from the model's generator),
-    the loss sees the same float batch in both, and each Dropout's mask is handed to torch.
-    Epoch-based schedules advance at epoch ends (ReduceOnPlateau sees barenet's mean training
-    loss in both). `on_step(record)` is called after every step.
+    x (N, features) uint8 pixels or floats, y (N,) class ids or (N, classes) targets. barenet
+    trains with an ordinary Trainer (batches drawn exactly as `fit` draws them); after each of
+    its steps the twin takes one on the same float batch, with each Dropout's mask handed over.
+    Epoch-based schedules advance at epoch ends. `on_step(record)` is called after every step.
     Returns a Comparison; the model ends trained, as after `fit`.
     """
-    model._require_compiled()
-    x = model._prepare_x(x)
-    y = model._prepare_y(y, len(x))
+    model.require_compiled()
     twin = _TorchTwin(model)
-    n = len(x)
-    batch_size = n if batch_size is None else batch_size
     result = Comparison(dropout_compared=bool(twin.dropouts))
-    step, epoch = 0, 0
-    while step < steps:
-        model.optimizer.set_lr(epoch)
-        order = model.rng.permutation(n) if shuffle else np.arange(n)
-        total, seen = 0.0, 0
-        for begin in range(0, n, batch_size):
-            if step == steps:
-                break
-            index = order[begin:begin + batch_size]
-            xb, yb = model._batch_x(x, index), y[index]
-            started = time.perf_counter()
-            loss_b, _ = model.train_step(xb, yb)
-            mid = time.perf_counter()
-            loss_t = twin.train_step(xb, yb)
-            result.seconds_barenet += mid - started
-            result.seconds_torch += time.perf_counter() - mid
-            step += 1
-            total, seen = total + loss_b * len(yb), seen + len(yb)
-            record = StepRecord(step, loss_b, loss_t, _max_diff(model.get_weights(), twin.weights()))
-            result.records.append(record)
-            if on_step is not None:
-                on_step(record)
-        finished_epoch = seen == n
-        if finished_epoch:
-            model.optimizer.schedule.observe({"loss": total / n})
-            twin.end_epoch(total / n)
-        epoch += 1
+    trainer = Trainer(model, batch_size=batch_size, shuffle=shuffle, callbacks=[_Lockstep(twin, result, on_step)])
+    rows = len(np.asarray(y))
+    per_epoch = math.ceil(rows / (batch_size or rows))
+    trainer.fit(x, y, epochs=math.ceil(steps / per_epoch), max_steps=steps)
     result.final_param_diffs = _named_diffs(model, twin)
     if x_test is not None:
-        x_test, y_test = model._validated(x_test, y_test, "test x", "test y")
-        result.accuracy_barenet = model._evaluate_prepared(x_test, y_test)["accuracy"]
+        result.accuracy_barenet = trainer.evaluate(x_test, y_test)["accuracy"]
         result.accuracy_torch = _accuracy(twin, model, x_test, y_test)
     return result
 
 
-def _accuracy(twin: _TorchTwin, model, x, y) -> float:
-    from .model import EVAL_BATCH, _count_correct
-
+def _accuracy(twin: _TorchTwin, model: Sequential, x, y) -> float:
+    x = inputs.features(x, model.in_features, model.dtype, "test x")
+    y = inputs.targets(y, len(x), model.out_features, model.dtype, "test y")
     correct = 0
     for begin in range(0, len(x), EVAL_BATCH):
-        outputs = twin.predict(model._batch_x(x, slice(begin, begin + EVAL_BATCH)))
-        correct += _count_correct(outputs, y[begin:begin + EVAL_BATCH], model._threshold)
+        outputs = twin.predict(to_floats(x[begin:begin + EVAL_BATCH], model.dtype))
+        correct += count_correct(outputs, y[begin:begin + EVAL_BATCH], model.accuracy_threshold)
     return correct / len(x)
 
 
-def _named_diffs(model, twin: _TorchTwin) -> dict:
+def _named_diffs(model: Sequential, twin: _TorchTwin) -> dict:
     names = [f"{i}.{key}" for i, layer in enumerate(model.layers) for key in layer.params]
     return {name: _max_diff([p], [q]) for name, p, q in zip(names, model.get_weights(), twin.weights())}
 

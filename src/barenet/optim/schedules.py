@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..registry import build
 
 PER = ("epoch", "step")
 
@@ -213,12 +214,5 @@ def get(spec) -> Schedule:
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return Constant(spec)
     if isinstance(spec, dict):
-        options = dict(spec)
-        name = options.pop("name", "constant")
-        if name not in REGISTRY:
-            raise ConfigError(f"unknown schedule {name!r}: use one of {', '.join(REGISTRY)}")
-        try:
-            return REGISTRY[name](**options)
-        except TypeError as exc:
-            raise ConfigError(f"bad options for schedule {name!r}: {exc}") from None
+        return build(spec, REGISTRY, "schedule", default_name="constant")
     raise ConfigError(f"learning rate must be a number or a schedule, got {spec!r}")

@@ -14,9 +14,13 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import config as cfg
-from . import reports
-from .errors import BarenetError, ConfigError
+from threadpoolctl import threadpool_limits
+
+from ..errors import BarenetError, ConfigError
+from ..io.files import write_text
+from ..runs import config as cfg
+from ..runs import reports
+from ..runs.run import run
 
 
 def combinations(params: dict[str, list]) -> list[dict]:
@@ -35,25 +39,15 @@ def _label(overrides: dict) -> str:
 def _train_one(job: tuple) -> dict:
     """Run one combination in a worker process (one BLAS thread each: the workers share the cores)."""
     config, overrides, run_dir = job
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        limiter = None
-    from . import train
-
     row = {**overrides}
     try:
-        summary = train.run(config, out=run_dir, force=True, quiet=True)
+        with threadpool_limits(1):
+            summary = run(config, out=run_dir, force=True, quiet=True)
         row.update(status="ok", test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
                    epochs=summary["epochs_run"], train_seconds=summary["train_seconds"])
     except BarenetError as exc:
         row.update(status=f"failed: {exc}", test_accuracy=float("nan"), test_loss=float("nan"), epochs=0,
                    train_seconds=0.0)
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
     row["run_dir"] = str(run_dir)
     return row
 
@@ -99,7 +93,7 @@ def write_results(rows: list[dict], keys: list[str], out: Path) -> None:
         cells = [str(r[k]) for k in keys] + [f"{r['test_accuracy']:.2%}", str(r["epochs"]),
                                              f"{r['train_seconds']:.1f}", r["status"]]
         table.append("| " + " | ".join(cells) + " |")
-    reports.write_text(out / "results.md", "\n".join(table) + "\n")
+    write_text(out / "results.md", "\n".join(table) + "\n")
     plot_grid(rows, keys, out / "grid.png")
 
 

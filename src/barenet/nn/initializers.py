@@ -23,8 +23,9 @@ from functools import partial
 
 import numpy as np
 
-from .backend import xp
-from .errors import ConfigError
+from ..backend import xp
+from ..errors import ConfigError
+from ..registry import lookup, split_spec
 
 Initializer = Callable[[tuple, np.random.Generator, object], object]
 
@@ -113,11 +114,7 @@ ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_unif
 
 def canonical_name(name: str) -> str:
     """Resolve aliases ("he" -> "he_normal"); raise ConfigError for unknown names."""
-    key = ALIASES.get(name, name)
-    if key not in REGISTRY:
-        known = ", ".join(sorted([*REGISTRY, *ALIASES]))
-        raise ConfigError(f"unknown initializer {name!r}: use one of {known}")
-    return key
+    return lookup(name, REGISTRY, "initializer", ALIASES)
 
 
 def get(spec) -> Callable:
@@ -128,15 +125,15 @@ def get(spec) -> Callable:
     """
     if callable(spec):
         return spec
-    if isinstance(spec, dict):
-        options = dict(spec)
-        name = canonical_name(options.pop("name"))
-        try:
-            bound = partial(REGISTRY[name], **options)
-            bound((2, 2), np.random.default_rng(0), np.float64)  # reject bad option names now
-        except TypeError as exc:
-            raise ConfigError(f"bad options for initializer {name!r}: {exc}") from None
-        return bound
-    if isinstance(spec, str):
-        return REGISTRY[canonical_name(spec)]
-    raise ConfigError(f"initializer must be a name, a dict or a callable, not {type(spec).__name__}")
+    if not isinstance(spec, (str, dict)):
+        raise ConfigError(f"initializer must be a name, a dict or a callable, not {type(spec).__name__}")
+    name, options = split_spec(spec)
+    key = canonical_name(name)
+    if not options:
+        return REGISTRY[key]
+    bound = partial(REGISTRY[key], **options)
+    try:
+        bound((2, 2), np.random.default_rng(0), np.float64)  # reject bad option names now
+    except TypeError as exc:
+        raise ConfigError(f"bad options for initializer {key!r}: {exc}") from None
+    return bound

@@ -1,13 +1,15 @@
 """Optimizers: update parameter arrays in place from their gradients.
 
-An optimizer sees only parallel lists of parameter and gradient arrays (the
-values of each layer's `params` and `grads` dicts); it never knows layer types.
-State (momentum buffers, moment estimates) is created on the first step.
+An optimizer sees only parallel lists of parameter and gradient arrays; it never
+knows layer types. A model hands it the whole network as one flat parameter array
+and one flat gradient array, so a step is a few array operations however many
+layers there are. State (momentum buffers, moment estimates) is created on the
+first step.
 
 The update rules are PyTorch's (torch.optim), so the parity tests can follow
 torch step for step:
 
-    SGD      g += wd * p;  v = mu * v + g (v = g on the first step);
+    SGD      g += wd * p;  v = mu * v + (1 - dampening) g (v = g on the first step);
              p -= lr * (g + mu * v if nesterov else v)
     Adam     m = b1 m + (1-b1) g;  s = b2 s + (1-b2) g^2;
              p -= lr * (m / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps)      (wd adds wd*p to g)
@@ -17,19 +19,24 @@ torch step for step:
 `clipnorm` rescales all gradients together when their global L2 norm exceeds
 it (torch.nn.utils.clip_grad_norm_: factor clipnorm / (norm + 1e-6)).
 
-Training calls `begin_step()` before the backward pass: it returns the factor the
-step's gradients should carry, and `step(params, grads, grad_scale)` receives them so.
-Plain SGD asks for its learning rate, which saves it a pass over every parameter
-(see SGD._step_prescaled); every other optimizer asks for 1.0.
+A step, as a training loop drives it:
+
+    scale = optimizer.begin_step()      # lr from a per-step schedule; the factor the gradients should carry
+    ...backward pass, with the loss gradient multiplied by `scale`...
+    optimizer.update(params, grads)     # grads hold scale x the true gradients
+
+`scale` is 1.0 except for SGD's prescaled fast path (see `SGD`). Outside a training
+loop, `optimizer.step(params, grads)` takes true gradients and does both halves.
 """
 
 from __future__ import annotations
 
 import math
 
+from ..backend import xp
+from ..errors import ConfigError
+from ..registry import build
 from . import schedules
-from .backend import xp
-from .errors import ConfigError
 
 
 def _check_nonnegative(name: str, value) -> float:
@@ -39,6 +46,8 @@ def _check_nonnegative(name: str, value) -> float:
 
 
 class Optimizer:
+    """Base class: the schedule handshake, gradient clipping, state and its saving; subclasses hold the maths."""
+
     name = "optimizer"
 
     def __init__(self, lr=0.01, clipnorm: float | None = None):
@@ -47,39 +56,34 @@ class Optimizer:
         self.clipnorm = None if clipnorm is None else _check_nonnegative("clipnorm", clipnorm)
         self.iterations = 0
         self.state: list[dict] = []
+        self.grad_scale = 1.0  # what the gradients of the step in progress carry (set by begin_step)
         self._scratch: list = []  # one work array per parameter, so steps allocate nothing
 
     def set_lr(self, epoch: int) -> float:
-        """Set `lr` from the schedule for this epoch/step; returns it."""
+        """At the start of an epoch: set `lr` from the schedule (per-epoch schedules); returns it."""
         self.lr = self.schedule(epoch if self.schedule.per == "epoch" else self.iterations)
         return self.lr
 
-    def begin_step(self) -> float:
-        """Set `lr` for the coming step; return the factor its gradients should carry.
+    def begin_step(self, prescaled: bool = True) -> float:
+        """Start a step: set `lr` from a per-step schedule; return the factor the gradients should carry.
 
-        The model multiplies the loss gradient by this factor before the backward pass,
-        which scales every parameter gradient by it for free (the loss gradient is a small
-        (batch, outputs) array). 1.0 here; plain SGD asks for its learning rate (see SGD).
+        1.0 asks for the true gradients. An optimizer with a prescaled fast path may ask for
+        another factor when `prescaled` is True (the caller can deliver gradients so scaled,
+        e.g. by multiplying the small loss gradient before the backward pass).
         """
         if self.schedule.per == "step":
             self.lr = self.schedule(self.iterations)
-        return 1.0
+        self.grad_scale = self._prescale() if prescaled else 1.0
+        return self.grad_scale
 
-    def step(self, params: list, grads: list, grad_scale: float = 1.0) -> None:
-        """Update every array in `params` in place from the matching array in `grads`.
+    def update(self, params: list, grads: list) -> None:
+        """Finish the step `begin_step` started: update every array in `params` in place.
 
-        `grads` hold the gradients multiplied by `grad_scale` (what `begin_step` asked for;
-        1.0 means the gradients themselves). They may be overwritten.
+        `grads` hold the gradients times the factor `begin_step` returned; they may be overwritten.
         """
         if not self.state:
             self.state = [self._new_state(p) for p in params]
-        self.begin_step()
         self.iterations += 1
-        if grad_scale != 1.0:
-            if self._step_prescaled(params, grads, grad_scale):
-                return
-            for grad in grads:
-                grad *= grad.dtype.type(1.0 / grad_scale)
         if self.clipnorm is not None:
             clip_by_global_norm(grads, self.clipnorm)
         if len(self._scratch) != len(params):
@@ -87,9 +91,14 @@ class Optimizer:
         for param, grad, state, scratch in zip(params, grads, self.state, self._scratch):
             self._update(param, grad, state, scratch)
 
-    def _step_prescaled(self, params: list, grads: list, grad_scale: float) -> bool:
-        """Update from gradients multiplied by `grad_scale` if this optimizer can; False if not."""
-        return False
+    def step(self, params: list, grads: list) -> None:
+        """One whole step from true gradients (for use outside a training loop)."""
+        self.begin_step(prescaled=False)
+        self.update(params, grads)
+
+    def _prescale(self) -> float:
+        """The gradient factor this optimizer's fast path wants for the coming step (1.0: none)."""
+        return 1.0
 
     def _new_state(self, param) -> dict:
         return {}
@@ -133,12 +142,22 @@ def clip_by_global_norm(grads: list, max_norm: float) -> float:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay."""
+    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay.
+
+    Prescaled fast path (`prescaled=True`, the default): plain SGD (no weight decay,
+    Nesterov, dampening or clipping, lr > 0) asks for gradients already multiplied by
+    lr, g' = lr g, and stores its velocity as u = lr v. The update p -= lr v is then
+    p -= u, with u = mu (lr / lr_prev) u + g': three passes over memory per step
+    (u *= c, u += g', p -= u) instead of four, and no scratch array; the update is
+    memory-bound, so that is most of its cost. `velocity_scale` in the state records
+    which lr the stored velocity carries, so a resumed run continues bit for bit.
+    Every step runs the same update; only the factor its inputs carry differs.
+    """
 
     name = "sgd"
 
     def __init__(self, lr=0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, dampening: float = 0.0, clipnorm=None):
+                 weight_decay: float = 0.0, dampening: float = 0.0, clipnorm=None, prescaled: bool = True):
         super().__init__(lr, clipnorm)
         self.momentum = _check_nonnegative("momentum", momentum)
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
@@ -146,77 +165,52 @@ class SGD(Optimizer):
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
+        self.prescaled = bool(prescaled)
 
-    def begin_step(self):
-        super().begin_step()
-        return self.lr if self._folds_lr() else 1.0
-
-    def _folds_lr(self) -> bool:
-        """Whether this step takes its gradients pre-multiplied by lr (see `_step_prescaled`)."""
-        return (self.lr > 0 and not self.nesterov and not self.weight_decay and not self.dampening
-                and self.clipnorm is None)
+    def _prescale(self) -> float:
+        plain = not (self.nesterov or self.weight_decay or self.dampening or self.clipnorm is not None)
+        return self.lr if self.prescaled and plain and self.lr > 0 else 1.0
 
     def _new_state(self, param):
-        # The stored velocity is the true one times `velocity_scale` (1.0, or the last lr; see below).
         return {"velocity": xp.zeros_like(param), "velocity_scale": 1.0} if self.momentum else {}
 
-    def _step_prescaled(self, params, grads, grad_scale):
-        """Plain SGD from gradients already multiplied by lr: two array passes fewer per step.
-
-        With scaled gradients g' = lr g, the update p -= lr v needs no multiply if the
-        velocity is stored as u = lr v:  u_t = mu (lr_t / lr_t-1) u_t-1 + g'_t,  p -= u_t.
-        Per step that is three array operations (u *= c, u += g', p -= u) instead of four,
-        and no scratch array: the optimizer is memory-bound, so this is most of its cost.
-        """
-        if not (grad_scale == self.lr and self._folds_lr()):
-            return False
-        for param, grad, state in zip(params, grads, self.state):
-            if self.momentum:
-                grad = self._scaled_velocity(grad, state)
-            param -= grad
-        return True
-
-    def _scaled_velocity(self, scaled_grad, state):
-        velocity, lr = state["velocity"], self.lr
-        if self.iterations == 1:
-            velocity[...] = scaled_grad
-        else:
-            previous = state["velocity_scale"]
-            decay = self.momentum if lr == previous else self.momentum * lr / previous
-            velocity *= velocity.dtype.type(decay)
-            velocity += scaled_grad
-        state["velocity_scale"] = lr
-        return velocity
-
     def _update(self, param, grad, state, scratch):
-        dtype = param.dtype.type
+        """`grad` holds s g (s = grad_scale); the velocity is stored as s v; p -= (lr / s) * direction."""
+        dtype, scale = param.dtype.type, self.grad_scale
         if self.weight_decay:
             grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
         direction = grad
         if self.momentum:
-            mu = dtype(self.momentum)
-            velocity = state["velocity"]
-            if state["velocity_scale"] != 1.0:  # stored as lr * v by _step_prescaled
-                velocity *= dtype(1.0 / state["velocity_scale"])
-                state["velocity_scale"] = 1.0
-            if self.iterations == 1:  # torch starts the buffer at the first gradient, undamped
-                velocity[...] = grad
-            else:
-                velocity *= mu
-                velocity += xp.multiply(grad, dtype(1 - self.dampening), out=scratch) if self.dampening else grad
-            direction = velocity
+            direction = self._velocity(grad, state, scratch, scale)
             if self.nesterov:
-                direction = xp.multiply(velocity, mu, out=scratch)
+                direction = xp.multiply(direction, dtype(self.momentum), out=scratch)
                 direction += grad
-        param -= xp.multiply(direction, dtype(self.lr), out=scratch)
+        if scale == self.lr:
+            param -= direction
+        else:
+            param -= xp.multiply(direction, dtype(self.lr / scale), out=scratch)
+
+    def _velocity(self, grad, state, scratch, scale: float):
+        """v = mu v + (1 - dampening) g, kept as `scale` x v (torch starts it at the first gradient, undamped)."""
+        velocity, dtype = state["velocity"], grad.dtype.type
+        if self.iterations == 1:
+            velocity[...] = grad
+        else:
+            previous = state["velocity_scale"]
+            velocity *= dtype(self.momentum if scale == previous else self.momentum * scale / previous)
+            velocity += xp.multiply(grad, dtype(1 - self.dampening), out=scratch) if self.dampening else grad
+        state["velocity_scale"] = scale
+        return velocity
 
     def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay, "dampening": self.dampening}
+        config = {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
+                  "weight_decay": self.weight_decay, "dampening": self.dampening}
+        return config if self.prescaled else {**config, "prescaled": False}
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015); `weight_decay` adds wd * p to the gradient (L2)."""
+    """Adam (Kingma & Ba 2015); `weight_decay` adds wd * p to the gradient (L2). AdamW is the same
+    update with `decoupled = True`: the decay shrinks the weights directly instead."""
 
     name = "adam"
     decoupled = False
@@ -328,12 +322,8 @@ def get(spec) -> Optimizer:
     """An optimizer from a name ("sgd"), a `{"name": ..., **options}` dict, or an instance."""
     if isinstance(spec, Optimizer):
         return spec
-    options = dict(spec) if isinstance(spec, dict) else {"name": spec}
-    name = options.pop("name", None)
-    key = name.lower() if isinstance(name, str) else name
-    if key not in REGISTRY:
-        raise ConfigError(f"unknown optimizer {name!r}: use one of {', '.join(REGISTRY)}")
-    try:
-        return REGISTRY[key](**options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for optimizer {key!r}: {exc}") from None
+    if isinstance(spec, str):
+        spec = spec.lower()
+    elif isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        spec = {**spec, "name": spec["name"].lower()}
+    return build(spec, REGISTRY, "optimizer")

@@ -6,7 +6,14 @@ The protocol every layer follows:
     forward(x, training)       x: (batch, features) -> output, remembering what backward needs
     backward(grad_out)         dLoss/d(output) -> dLoss/d(input); fills `grads`
     params, grads              dicts of arrays with the same keys
+    in_features                the input width the layer requires, or None (any width)
+    constrained                True if apply_constraints() changes the weights after an update
+    scaled_input(scale)        an inference copy that absorbs an input scale, or None
     get_config()               a JSON-able dict that `from_config` turns back into the layer
+
+Layers with parameters keep the maths in private `_fwd`/`_bwd` (shapes in their
+docstrings) and the bookkeeping (checks, saved inputs, reused buffers) in the
+public `forward`/`backward`; the element-wise layers are short enough to be both.
 
 Arrays returned by `forward`/`backward` while training may be buffers that the
 layer reuses on its next call (the hot loop allocates nothing it can reuse):
@@ -18,13 +25,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations, initializers
-from .backend import xp
-from .errors import ConfigError, ShapeError
+from ..backend import xp
+from ..errors import ConfigError, ShapeError
+from . import functional, initializers
 
 
 class Layer:
     """Base class: a parameter-free identity layer."""
+
+    in_features: int | None = None  # None: takes inputs of any width
+    constrained = False             # True: apply_constraints() must run after every update
+    gives_probabilities = False     # True: the outputs are probabilities (Softmax, Sigmoid)
 
     def __init__(self):
         self.params: dict = {}
@@ -44,6 +55,14 @@ class Layer:
 
     def backward(self, grad_out):
         return grad_out
+
+    def apply_constraints(self) -> None:
+        """Project the parameters back into their allowed set after an update (no-op here)."""
+
+    def scaled_input(self, scale: float) -> Layer | None:
+        """An inference-only copy of this layer that takes x and computes what this layer computes
+        for x * scale, or None when the layer cannot absorb the scale."""
+        return None
 
     def get_config(self) -> dict:
         return {"type": type(self).__name__}
@@ -102,23 +121,37 @@ class Dense(Layer):
                               f"inputs follows one giving {in_features}")
         return self.out_features
 
+    @property
+    def constrained(self) -> bool:  # type: ignore[override]
+        return self.max_norm is not None
+
     def forward(self, x, training=False):
         if not self.params:
             raise ConfigError("Dense layer has no weights yet: call build(rng) or put it in a Sequential")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(f"Dense layer expects (batch, {self.in_features}) input, got {tuple(x.shape)}")
-        W = self.params["W"]
-        if training:
-            self._x = x
-            out = xp.matmul(x, W, out=self._buffer("out", (x.shape[0], self.out_features), W.dtype))
-        else:
-            out = x @ W
+        if not training:
+            return self._fwd(x)
+        self._x = x
+        return self._fwd(x, out=self._buffer("out", (x.shape[0], self.out_features), self.params["W"].dtype))
+
+    def _fwd(self, x, out=None):
+        """y = x @ W + b: x (batch, in), W (in, out), b (out,) -> y (batch, out), written into `out` if given."""
+        y = xp.matmul(x, self.params["W"], out=out)
         if self.use_bias:
-            out += self.params["b"]
-        return out
+            y += self.params["b"]
+        return y
 
     def backward(self, grad_out):
-        x, W = self._x, self.params["W"]
+        x = self._x
+        grad_in = self._buffer("grad_in", x.shape, self.params["W"].dtype) if self.propagate_grad else None
+        return self._bwd(x, grad_out, grad_in)
+
+    def _bwd(self, x, grad_out, grad_in=None):
+        """x (batch, in), grad_out (batch, out) -> dL/dx (batch, in) into `grad_in` (None: not needed).
+
+        Fills grads["W"] = x.T @ grad_out (in, out) and grads["b"] = grad_out summed over rows (out,).
+        """
         if x.shape[0] == 1:
             # Per-sample SGD: the weight gradient is an outer product, which is
             # several times faster than a GEMM with an inner dimension of 1.
@@ -127,9 +160,9 @@ class Dense(Layer):
             xp.matmul(x.T, grad_out, out=self.grads["W"])
         if self.use_bias:
             grad_out.sum(axis=0, out=self.grads["b"])
-        if not self.propagate_grad:
+        if grad_in is None:
             return None
-        return xp.matmul(grad_out, W.T, out=self._buffer("grad_in", x.shape, W.dtype))
+        return xp.matmul(grad_out, self.params["W"].T, out=grad_in)
 
     def apply_constraints(self) -> None:
         """Rescale columns of W whose L2 norm exceeds `max_norm` (after an update)."""
@@ -138,6 +171,17 @@ class Dense(Layer):
         W = self.params["W"]
         norms = xp.sqrt((W * W).sum(axis=0))
         W *= xp.minimum(1.0, self.max_norm / xp.maximum(norms, 1e-12)).astype(W.dtype)
+
+    def scaled_input(self, scale: float) -> Dense:
+        """(x * scale) @ W + b = x @ (W * scale) + b: a copy holding W * scale, for inference.
+
+        Prediction on uint8 pixels uses it: scaling the weights once costs less than
+        scaling every pixel of every image (the conversion becomes a plain cast)."""
+        twin = Dense(self.in_features, self.out_features, init=self.init, bias_init=self.bias_init,
+                     use_bias=self.use_bias)
+        W = self.params["W"]
+        twin.params = {"W": W * W.dtype.type(scale), **({"b": self.params["b"]} if self.use_bias else {})}
+        return twin
 
     def __repr__(self) -> str:
         extras = "" if self.use_bias else ", no bias"
@@ -195,8 +239,10 @@ class LeakyReLU(Layer):
 class Sigmoid(Layer):
     """1 / (1 + exp(-x)), computed without overflow; derivative s * (1 - s)."""
 
+    gives_probabilities = True
+
     def forward(self, x, training=False):
-        self._out = activations.sigmoid(x)
+        self._out = functional.sigmoid(x)
         return self._out
 
     def backward(self, grad_out):
@@ -225,8 +271,10 @@ class Softmax(Layer):
     softmax itself, from the logits.
     """
 
+    gives_probabilities = True
+
     def forward(self, x, training=False):
-        self._out = activations.softmax(x)
+        self._out = functional.softmax(x)
         return self._out
 
     def backward(self, grad_out):

@@ -1,7 +1,9 @@
 """Losses: a value for a batch and its gradient with respect to the network's output.
 
-Every loss has `forward(outputs, targets) -> float` and `backward() -> dL/d(outputs)`
-for the batch of its last forward. `targets` are class ids, shape (batch,), or
+A loss is a small object, like Nielsen's costs: `forward(outputs, targets) -> float`
+is the cost function and `backward() -> dL/d(outputs)` its delta, for the batch of
+the last forward (which is why `backward` takes no arguments: the forward kept what
+it needs). `targets` are class ids, shape (batch,), or
 dense targets (one-hot or probabilities), shape (batch, classes).
 
 Reduction "mean" (the default) averages over the batch; for the element-wise
@@ -16,18 +18,12 @@ outputs (probabilities or values).
 
 from __future__ import annotations
 
-from . import activations
-from .backend import xp
-from .errors import ConfigError
+from ..backend import xp
+from ..errors import ConfigError
+from ..registry import build
+from .functional import one_hot, sigmoid
 
 REDUCTIONS = ("mean", "sum")
-
-
-def one_hot(labels, classes: int, dtype):
-    """Class ids (batch,) -> one-hot rows (batch, classes)."""
-    dense = xp.zeros((labels.shape[0], classes), dtype=dtype)
-    dense[xp.arange(labels.shape[0]), labels] = 1
-    return dense
 
 
 class Loss:
@@ -212,7 +208,7 @@ class SigmoidBinaryCrossEntropy(Loss):
 
     def backward(self):
         outputs, dense = self._saved
-        grad = activations.sigmoid(outputs) - dense
+        grad = sigmoid(outputs) - dense
         return grad / grad.dtype.type(self._divisor)
 
 
@@ -231,13 +227,4 @@ def get(spec) -> Loss:
     """A loss from a name, a `{"name": ..., **options}` dict, or a Loss instance."""
     if isinstance(spec, Loss):
         return spec
-    options = dict(spec) if isinstance(spec, dict) else {"name": spec}
-    name = options.pop("name", None)
-    key = ALIASES.get(name, name)
-    if key not in REGISTRY:
-        known = ", ".join(sorted([*REGISTRY, *ALIASES]))
-        raise ConfigError(f"unknown loss {name!r}: use one of {known}")
-    try:
-        return REGISTRY[key](**options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for loss {key!r}: {exc}") from None
+    return build(spec, REGISTRY, "loss", ALIASES)

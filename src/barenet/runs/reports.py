@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_write
+from ..io.files import atomic_write, write_text
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
@@ -52,14 +50,6 @@ def format_scores(rows: list[dict], class_names: list[str]) -> str:
 
 
 # ----- text artifacts --------------------------------------------------------
-def write_text(path, text: str) -> None:
-    atomic_write(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
-
-
-def write_json(path, document: dict) -> None:
-    write_text(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
-
-
 def write_metrics_csv(path, rows: list[dict]) -> None:
     """One row per epoch; columns from the first row."""
     if not rows:

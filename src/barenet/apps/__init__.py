@@ -1,0 +1,1 @@
+"""Programs built on training runs: `grid` (a local grid search in parallel processes)."""

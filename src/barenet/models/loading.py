@@ -1,0 +1,54 @@
+"""`load(path)`: a model file back to a `Sequential` with the same layers, weights and predictions."""
+
+from __future__ import annotations
+
+from ..backend import xp
+from ..errors import BarenetError, ModelFileError
+from ..nn import layers, losses
+from ..optim import optimizers
+from . import modelfile
+from .sequential import Sequential
+
+
+def load(path, compile: bool = True) -> Sequential:
+    """Rebuild the model saved at `path`; with `compile`, also its loss, optimizer and any optimizer state."""
+    document, tensors = modelfile.read(path)
+    model = _architecture(document, path)
+    _fill_weights(model, tensors, path)
+    if compile and "compile" in document:
+        setup = document["compile"]
+        try:
+            model.compile(loss=losses.get(setup["loss"]), optimizer=optimizers.get(setup["optimizer"]))
+        except (KeyError, TypeError, BarenetError) as exc:
+            raise ModelFileError(f"{path} has an invalid training setup ({exc})") from None
+        state = modelfile.optimizer_state(document, tensors)
+        if state is not None:
+            model.optimizer.load_state_dict(state, model.optimizer_slots[0])
+    model.extra = document.get("extra", {})
+    return model
+
+
+def _architecture(document: dict, path) -> Sequential:
+    try:
+        arch = document["architecture"]
+        layer_list = [layers.from_config(config) for config in arch["layers"]]
+        return Sequential(layer_list, output=arch.get("output"), seed=arch.get("seed", 0),
+                          dtype=arch.get("dtype", "float32"))
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path} has an invalid architecture ({exc}): re-save the model") from None
+    except BarenetError as exc:
+        raise ModelFileError(f"{path} has an invalid architecture: {exc}") from None
+
+
+def _fill_weights(model: Sequential, tensors: dict, path) -> None:
+    """Copy each `layers.<i>.<param>` tensor into the model, refusing missing or mismatched ones."""
+    for i, layer in enumerate(model.layers):
+        for key, param in layer.params.items():
+            name = f"layers.{i}.{key}"
+            if name not in tensors:
+                raise ModelFileError(f"{path} lacks tensor {name!r}: the file is incomplete, re-save it")
+            value = tensors[name]
+            if value.shape != param.shape or value.dtype != param.dtype:
+                raise ModelFileError(f"{path}: tensor {name!r} is {value.dtype}{list(value.shape)} but the "
+                                     f"architecture needs {param.dtype}{list(param.shape)}")
+            param[...] = xp.asarray(value)

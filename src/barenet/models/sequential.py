@@ -1,0 +1,270 @@
+"""`Sequential`: a network as a stack of layers, with Keras's compile / fit / evaluate / predict / save.
+
+    model = Sequential([Dense(784, 128), ReLU(), Dense(128, 10)], seed=0)
+    model.compile(loss="softmax_cross_entropy", optimizer=SGD(lr=0.1, momentum=0.9))
+    history = model.fit(x, y, epochs=10, batch_size=128, validation_data=(xv, yv))
+    model.evaluate(xt, yt)      # {"loss": ..., "accuracy": ...}
+    model.predict(xt)           # class ids (N,);  model.predict_proba(xt) -> (N, classes)
+
+The model is the network: its layers, one flat buffer holding every parameter (and one
+for every gradient), forward and backward passes, prediction and model files. `fit` and
+`evaluate` hand the work to a `training.Trainer`.
+
+The last Dense layer emits logits. The model's `output` activation ("softmax",
+"sigmoid" or "linear") turns them into probabilities in `predict_proba`; while
+training it is fused into the loss when the loss can do that exactly
+(softmax_cross_entropy, sigmoid_binary_cross_entropy) and applied as a layer
+otherwise (e.g. MSE on softmax outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..backend import resolve_dtype, to_numpy, xp
+from ..data.transforms import PIXEL_SCALE, to_floats
+from ..errors import ConfigError, ShapeError, warn
+from ..nn import functional, layers, losses
+from ..optim import optimizers
+from ..training import inputs
+from ..training.callbacks import Callback, History
+from ..training.trainer import Trainer
+from . import modelfile
+
+OUTPUTS = ("softmax", "sigmoid", "linear")
+LOSS_FOR_OUTPUT = {"softmax": "softmax_cross_entropy", "sigmoid": "sigmoid_binary_cross_entropy", "linear": "mse"}
+EVAL_BATCH = 2048
+ALIGN = 16  # parameters start at multiples of 16 elements (64 bytes) inside the flat buffer
+
+
+class Sequential:
+    """A stack of layers trained end to end.
+
+    layers  list of Layer objects; parameters are created here from `seed`
+    output  "softmax", "sigmoid", "linear", or None to take it from the loss at compile
+    seed    one numpy Generator seeded with this drives initialisation, shuffling and dropout
+    dtype   "float32" (default) or "float64"
+    """
+
+    def __init__(self, layers: Sequence, output: str | None = None, seed: int = 0, dtype="float32"):
+        if output is not None and output not in OUTPUTS:
+            raise ConfigError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
+        if not layers:
+            raise ConfigError("a model needs at least one layer")
+        self.layers, self.output, self.seed = list(layers), output, seed
+        self.dtype = resolve_dtype(dtype)
+        self.rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.build(self.rng, self.dtype)
+        self.in_features, self.out_features = self._check_chain()
+        self.flat_params, self.flat_grads = self._pack()
+        self.optimizer_slots = ([self.flat_params], [self.flat_grads])  # what the optimizer updates
+        self.loss, self.optimizer = None, None
+        self.stop_training = False
+        self.history: History | None = None
+        self.extra: dict = {}  # metadata read from a model file
+        self.output_layer: layers.Layer | None = None  # the output activation, when the loss does not apply it
+        self._chain, self._constrained = self.layers, []
+        self._grad_stop, self.accuracy_threshold = 0, 0.5
+
+    # ----- structure ---------------------------------------------------------------
+    def _check_chain(self) -> tuple[int | None, int | None]:
+        first = next((layer.in_features for layer in self.layers if layer.in_features is not None), None)
+        if first is None:
+            return None, None
+        features = first
+        for layer in self.layers:
+            features = layer.output_features(features)
+        return first, features
+
+    def _pack(self):
+        """Move every parameter and gradient into one contiguous array each; layers keep views.
+
+        The optimizer then updates the whole network with a few array operations per
+        step instead of a few per parameter, which matters most for per-sample SGD.
+        """
+        entries = [(layer, key) for layer in self.layers for key in layer.params]
+        offsets, total = [], 0
+        for layer, key in entries:
+            offsets.append(total)
+            total += -(-layer.params[key].size // ALIGN) * ALIGN
+        flat_params, flat_grads = xp.zeros(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
+        for (layer, key), start in zip(entries, offsets):
+            shape, size = layer.params[key].shape, layer.params[key].size
+            view = flat_params[start:start + size].reshape(shape)
+            view[...] = layer.params[key]
+            layer.params[key] = view
+            layer.grads[key] = flat_grads[start:start + size].reshape(shape)
+        return flat_params, flat_grads
+
+    def parameters(self) -> tuple[list, list]:
+        """One array per parameter and its gradient, layer by layer (W before b): views into the flat buffers."""
+        params = [layer.params[key] for layer in self.layers for key in layer.params]
+        return params, [layer.grads[key] for layer in self.layers for key in layer.params]
+
+    def get_weights(self) -> list:
+        """Copies of every parameter array, in layer order (W before b)."""
+        return [xp.array(p, copy=True) for p in self.parameters()[0]]
+
+    def set_weights(self, weights: Sequence) -> None:
+        params = self.parameters()[0]
+        if len(weights) != len(params):
+            raise ShapeError(f"set_weights got {len(weights)} arrays for {len(params)} parameters")
+        for param, value in zip(params, weights):
+            if tuple(value.shape) != tuple(param.shape):
+                raise ShapeError(f"set_weights: shape {tuple(value.shape)} does not fit parameter {param.shape}")
+            param[...] = value
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.parameters()[0]))
+
+    def summary(self) -> str:
+        """A table of layers, output sizes and parameter counts."""
+        rows, features = [], self.in_features
+        for i, layer in enumerate(self.layers):
+            features = layer.output_features(features) if features is not None else None
+            count = sum(p.size for p in layer.params.values())
+            rows.append(f"{i:>3}  {layer!r:<44} {features if features is not None else '?':>7} {count:>10,}")
+        header = f"{'':>3}  {'layer':<44} {'outputs':>7} {'params':>10}"
+        footer = f"output activation: {self.output or 'set by the loss'}    parameters: {self.count_params():,}"
+        return "\n".join([header, *rows, footer])
+
+    def get_config(self) -> dict:
+        return {"layers": [layer.get_config() for layer in self.layers], "output": self.output,
+                "seed": self.seed, "dtype": self.dtype.name}
+
+    # ----- compile -----------------------------------------------------------------
+    def compile(self, loss=None, optimizer="sgd") -> Sequential:
+        """Choose the loss (default: the one that fits `output`) and the optimizer."""
+        self.loss = losses.get(loss if loss is not None else LOSS_FOR_OUTPUT.get(self.output or "softmax"))
+        self.optimizer = optimizers.get(optimizer)
+        self.output = self._output_for(self.loss)
+        fused = self.loss.fuses
+        self.output_layer = layers.activation(self.output) if fused is None and self.output != "linear" else None
+        self._chain = self.layers + ([self.output_layer] if self.output_layer else [])
+        self.accuracy_threshold = 0.0 if fused == "sigmoid" else 0.5  # one output: logits vs probabilities
+        for layer in self._chain:
+            layer.propagate_grad = True
+        # Backward stops at the first layer with parameters: nothing below needs a gradient.
+        self._grad_stop = next((i for i, layer in enumerate(self._chain) if layer.params), 0)
+        self._chain[self._grad_stop].propagate_grad = False
+        self._constrained = [layer for layer in self.layers if layer.constrained]
+        return self
+
+    def _output_for(self, loss) -> str:
+        """The output activation: the one the loss fuses (checked against an explicit one), or linear."""
+        fused = loss.fuses
+        if fused is None:
+            return self.output or "linear"
+        if self.output not in (None, fused):
+            raise ConfigError(f"loss {loss.name} applies {fused} to the logits but the model's output "
+                              f"is {self.output}: use output={fused!r} or a loss for {self.output} outputs")
+        last = self.layers[-1]
+        if last.gives_probabilities:
+            warn(f"the network already ends in a {type(last).__name__} layer and {loss.name} applies "
+                 f"{fused} again (the double-{fused} mistake): remove that layer, or use a loss that "
+                 f"takes probabilities (categorical_cross_entropy, binary_cross_entropy)")
+        return fused
+
+    def require_compiled(self) -> None:
+        if self.loss is None:
+            raise ConfigError("the model is not compiled: call model.compile(loss=..., optimizer=...) first")
+
+    # ----- forward / backward ------------------------------------------------------
+    def forward(self, x, training: bool = False):
+        """Logits (batch, outputs) for a float batch (batch, features)."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def forward_to_loss(self, x):
+        """What the loss sees, in training mode: the layers, then the output activation the loss does not apply."""
+        for layer in self._chain:
+            x = layer.forward(x, True)
+        return x
+
+    def backward(self, grad_out) -> None:
+        """Backpropagate dLoss/d(outputs the loss saw) (batch, outputs); fills every layer's `grads`."""
+        for layer in reversed(self._chain[self._grad_stop:]):
+            grad_out = layer.backward(grad_out)
+
+    def compute_gradients(self, x_batch, y_batch) -> tuple[float, object]:
+        """Forward and backward in training mode: fills `grads` with the true gradients. (loss, outputs)."""
+        self.require_compiled()
+        outputs = self.forward_to_loss(x_batch)
+        loss = self.loss.forward(outputs, y_batch)
+        self.backward(self.loss.backward())
+        return loss, outputs
+
+    def apply_constraints(self) -> None:
+        for layer in self._constrained:
+            layer.apply_constraints()
+
+    # ----- training (a Trainer does the work) ----------------------------------------
+    def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, validation_data=None,
+            validation_split: float = 0.0, shuffle: bool = True, callbacks: Iterable[Callback] = (),
+            initial_epoch: int = 0) -> History:
+        """Train for `epochs` epochs (see `Trainer.fit`); `initial_epoch` continues the model's history there."""
+        trainer = Trainer(self, batch_size=batch_size, shuffle=shuffle, callbacks=callbacks)
+        if initial_epoch:
+            trainer.epoch = initial_epoch
+            if self.history is not None:
+                trainer.history = self.history
+        self.history = trainer.history
+        return trainer.fit(x, y, epochs, validation_data=validation_data, validation_split=validation_split)
+
+    def evaluate(self, x, y) -> dict:
+        """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
+        return Trainer(self).evaluate(x, y)
+
+    # ----- prediction ----------------------------------------------------------------
+    def logit_chunks(self, x) -> Iterator[tuple[int, object]]:
+        """(first row, logits) for chunks of EVAL_BATCH rows of x (N, features), in inference mode.
+
+        Fast path for uint8 pixels: the first layer absorbs the 1/255 (`Layer.scaled_input`),
+        so each chunk is only cast to floats, not cast and multiplied.
+        """
+        folded = self.layers[0].scaled_input(PIXEL_SCALE) if x.dtype == np.uint8 else None
+        for begin in range(0, len(x), EVAL_BATCH):
+            chunk = x[begin:begin + EVAL_BATCH]
+            if folded is None:
+                yield begin, self.forward(to_floats(chunk, self.dtype))
+                continue
+            hidden = folded.forward(xp.asarray(chunk).astype(self.dtype))
+            for layer in self.layers[1:]:
+                hidden = layer.forward(hidden, False)
+            yield begin, hidden
+
+    def outputs_from_logits(self, logits):
+        """What the loss compares with the targets: the logits, or the output activation's values."""
+        return logits if self.output_layer is None else self.output_layer.forward(logits, False)
+
+    def predict_logits(self, x):
+        """Raw outputs of the last layer, (N, outputs), as a NumPy array."""
+        x = inputs.features(x, self.in_features, self.dtype)
+        parts = [to_numpy(logits) for _, logits in self.logit_chunks(x)]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def predict_proba(self, x):
+        """Probabilities (N, classes): the output activation applied to the logits."""
+        logits = self.predict_logits(x)
+        if self.output == "softmax":
+            return to_numpy(functional.softmax(xp.asarray(logits)))
+        if self.output == "sigmoid":
+            return to_numpy(functional.sigmoid(xp.asarray(logits)))
+        return logits
+
+    def predict(self, x):
+        """Class ids (N,): the most probable class (a 0.5 threshold for one sigmoid output)."""
+        logits = self.predict_logits(x)
+        if logits.shape[1] == 1:
+            return (logits[:, 0] > 0).astype(np.int64)
+        return logits.argmax(axis=1)
+
+    # ----- files ---------------------------------------------------------------------
+    def save(self, path, include_optimizer: bool = False, extra: dict | None = None) -> None:
+        """Write weights (safetensors) and architecture (JSON metadata) atomically to `path`.
+        `include_optimizer` keeps the optimizer state (to resume); `extra` is any JSON-able dict."""
+        modelfile.write(self, path, include_optimizer=include_optimizer, extra=extra)

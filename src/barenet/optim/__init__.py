@@ -1,0 +1,1 @@
+"""Optimisation: update rules (`optimizers`) and learning-rate schedules (`schedules`). Knows nothing of layers."""

@@ -1,0 +1,45 @@
+"""The one registry helper: build an object from a name, a `{"name": ..., **options}` dict, or an instance.
+
+Losses, optimizers, schedules and initializers each keep a table of their kinds and
+call `build`, so every `get(spec)` accepts the same forms and fails with the same
+kind of one-line message naming what is known.
+
+    build("sgd", OPTIMIZERS, "optimizer")                      # SGD()
+    build({"name": "sgd", "lr": 0.1}, OPTIMIZERS, "optimizer") # SGD(lr=0.1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import ConfigError
+
+
+def split_spec(spec: Any, default_name: str | None = None) -> tuple[Any, dict]:
+    """(name, options) from a name or a `{"name": ..., **options}` dict."""
+    if isinstance(spec, Mapping):
+        options = dict(spec)
+        return options.pop("name", default_name), options
+    return spec, {}
+
+
+def lookup(name: Any, registry: Mapping[str, Any], kind: str, aliases: Mapping[str, str] | None = None) -> str:
+    """The registry key for `name` (through `aliases`); ConfigError listing every known name otherwise."""
+    aliases = aliases or {}
+    key = aliases.get(name, name) if isinstance(name, str) else name
+    if key not in registry:
+        known = ", ".join(sorted([*registry, *aliases]))
+        raise ConfigError(f"unknown {kind} {name!r}: use one of {known}")
+    return key
+
+
+def build(spec: Any, registry: Mapping[str, Callable], kind: str, aliases: Mapping[str, str] | None = None,
+          default_name: str | None = None) -> Any:
+    """Call the registered constructor that `spec` names with the options it gives."""
+    name, options = split_spec(spec, default_name)
+    key = lookup(name, registry, kind, aliases)
+    try:
+        return registry[key](**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for {kind} {key!r}: {exc}") from None

@@ -1,0 +1,266 @@
+"""The training loop: a `Trainer` owns one training run of a compiled model.
+
+    trainer = Trainer(model, batch_size=128, callbacks=[EarlyStopping(patience=3)])
+    history = trainer.fit(x, y, epochs=10, validation_data=(x_val, y_val))
+    trainer.evaluate(x_test, y_test)          # {"loss": ..., "accuracy": ...}
+    state = trainer.state_dict()              # later: Trainer(model).load_state_dict(state), fit again
+
+An epoch: the learning rate for the epoch, a permutation from the model's generator,
+then per batch
+    1. pixels to floats (uint8 batches only; `data.transforms.scale`, the one place),
+    2. one optimizer handshake: `begin_step()` sets a per-step learning rate and names
+       the factor the step's gradients should carry,
+    3. forward to the loss, loss, loss gradient (times that factor), backward,
+    4. `optimizer.update`, then the layers' constraints (max-norm),
+    5. callbacks that want it get a `Step` (loss, batch, step number, true gradients);
+then validation, the schedule's observation of the epoch's metrics, and the callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..backend import xp
+from ..data.transforms import to_floats
+from ..errors import ConfigError, TrainingDiverged
+from . import inputs
+from .callbacks import Callback, History, Step, wants_steps
+
+# Below this many FLOPs per training step, a second BLAS thread costs more in synchronisation
+# than it gains (measured on 2-core machines: batch 1 and 32 on [784,128,64,10]); see docs/PERFORMANCE.md.
+SINGLE_THREAD_BELOW_FLOPS = 4e7
+
+
+class TrainableModel(Protocol):
+    """What a Trainer needs of a model (`Sequential` has it all)."""
+
+    loss: Any
+    optimizer: Any
+    rng: np.random.Generator
+    dtype: np.dtype
+    flat_params: Any
+    flat_grads: Any
+    optimizer_slots: tuple[list, list]
+    in_features: int | None
+    out_features: int | None
+    accuracy_threshold: float
+    stop_training: bool
+
+    def require_compiled(self) -> None: ...
+    def forward_to_loss(self, x) -> Any: ...
+    def backward(self, grad_out) -> None: ...
+    def apply_constraints(self) -> None: ...
+    def parameters(self) -> tuple[list, list]: ...
+    def count_params(self) -> int: ...
+    def logit_chunks(self, x) -> Iterator[tuple[int, Any]]: ...
+    def outputs_from_logits(self, logits) -> Any: ...
+    def get_weights(self) -> list: ...
+    def set_weights(self, weights: list) -> None: ...
+
+
+class Trainer:
+    """A training run: batching, the optimizer step, callbacks, evaluation and resumable state.
+
+    model       a compiled model (its loss, optimizer and random generator are used)
+    batch_size  1 = per-sample SGD, None = full-batch gradient descent
+    shuffle     a new order of the training rows every epoch (from the model's generator)
+    callbacks   Callback objects; a History is always first (`trainer.history`)
+    """
+
+    def __init__(self, model: TrainableModel, batch_size: int | None = 32, shuffle: bool = True,
+                 callbacks: Iterable[Callback] = ()):
+        inputs.check_parameters({"batch_size": batch_size}, inputs.FIT_PARAMETERS)
+        self.model, self.batch_size, self.shuffle = model, batch_size, bool(shuffle)
+        self.callbacks = list(callbacks)
+        self.history = History()
+        self.epoch = 0  # epochs completed
+        self._pending_callback_state: dict = {}
+
+    # ----- fit ---------------------------------------------------------------------
+    def fit(self, x, y, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
+            max_steps: int | None = None) -> History:
+        """Train until `epochs` epochs are complete (counting those done before a resume).
+
+        x (N, features) or images (N, H, W): uint8 pixels (scaled per batch) or floats;
+        y class ids (N,) or targets (N, classes). validation_data (x_val, y_val), or
+        validation_split to hold out the last fraction of x. max_steps stops after that
+        many steps in this call; an epoch it cuts short is not recorded.
+        Raises TrainingDiverged (weights restored to the epoch's start) if the loss turns NaN/inf.
+        """
+        self.model.require_compiled()
+        inputs.check_parameters({"epochs": epochs, "validation_split": validation_split, "max_steps": max_steps},
+                                inputs.FIT_PARAMETERS)
+        x, y, validation = self._training_data(x, y, validation_data, validation_split)
+        batch_size = len(x) if self.batch_size is None else self.batch_size
+        callbacks = self._start(len(x), batch_size, epochs, validation is not None)
+        steps_left = math.inf if max_steps is None else max_steps
+        with _blas_threads(6 * batch_size * self.model.count_params()):
+            while self.epoch < epochs and not self.model.stop_training and steps_left > 0:
+                logs = self._train_epoch(x, y, batch_size, callbacks, steps_left)
+                steps_left -= math.ceil(len(x) / batch_size)
+                if logs is not None:
+                    self._end_epoch(logs, validation, callbacks)
+        for callback in callbacks:
+            callback.on_train_end({})
+        return self.history
+
+    def _training_data(self, x, y, validation_data, validation_split: float):
+        if validation_data is not None and validation_split:
+            raise ConfigError("give validation_data or validation_split, not both")
+        x, y = self._validated(x, y)
+        if validation_split:
+            (x, y), validation_data = inputs.holdout(x, y, validation_split)
+        elif validation_data is not None:
+            validation_data = self._validated(*validation_data, prefix="validation ")
+        return x, y, validation_data
+
+    def _validated(self, x, y, prefix: str = ""):
+        model = self.model
+        x = inputs.features(x, model.in_features, model.dtype, f"{prefix}x")
+        return x, inputs.targets(y, len(x), model.out_features, model.dtype, f"{prefix}y")
+
+    def _start(self, samples: int, batch_size: int, epochs: int, validation: bool) -> list[Callback]:
+        callbacks = [self.history, *self.callbacks]
+        for callback in callbacks:
+            callback.set_trainer(self)
+        self.model.stop_training = False
+        logs = {"samples": samples, "batch_size": int(batch_size), "epochs": epochs,
+                "steps": math.ceil(samples / batch_size), "validation": validation}
+        for callback in callbacks:
+            callback.on_train_begin(logs)
+        for callback in self.callbacks:  # resumed state: after on_train_begin, which resets it
+            state = self._pending_callback_state.pop(type(callback).__name__, None)
+            if state is not None:
+                callback.load_state_dict(state)
+        return callbacks
+
+    # ----- one epoch, one step -------------------------------------------------------
+    def _train_epoch(self, x, y, batch_size: int, callbacks: list[Callback], steps_left: float) -> dict | None:
+        """One pass over (x, y); the epoch's mean loss, accuracy, lr and seconds (None if cut short)."""
+        model, n, epoch = self.model, len(x), self.epoch
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
+        started = time.perf_counter()
+        lr = model.optimizer.set_lr(epoch)
+        start_weights = xp.array(model.flat_params, copy=True)
+        watchers = [c for c in callbacks if wants_steps(c)]
+        needs_gradients = any(c.needs_gradients for c in watchers)
+        order = model.rng.permutation(n) if self.shuffle else None
+        total_loss, correct = 0.0, 0
+        for batch, begin in enumerate(range(0, n, batch_size)):
+            if batch >= steps_left:
+                return None
+            index = order[begin:begin + batch_size] if order is not None else slice(begin, begin + batch_size)
+            x_batch, y_batch = to_floats(x[index], model.dtype), y[index]
+            loss, outputs, gradients = self._step(x_batch, y_batch, needs_gradients)
+            if not math.isfinite(loss):
+                self._diverged(loss, batch, start_weights)
+            total_loss += loss * len(y_batch) if model.loss.reduction == "mean" else loss
+            correct += count_correct(outputs, y_batch, model.accuracy_threshold)
+            if watchers:
+                step = Step(model.optimizer.iterations, epoch, batch, loss, len(y_batch), x_batch, y_batch, gradients)
+                for callback in watchers:
+                    callback.on_step_end(step)
+        return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
+
+    def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
+        """Forward, backward, update: (loss, outputs the loss saw, true gradients if a callback needs them)."""
+        model, optimizer = self.model, self.model.optimizer
+        grad_scale = optimizer.begin_step()
+        outputs = model.forward_to_loss(x_batch)
+        loss = model.loss.forward(outputs, y_batch)
+        grad_out = model.loss.backward()
+        if grad_scale != 1.0:  # the optimizer's prescaled fast path: backward is linear, every gradient scales
+            grad_out *= grad_out.dtype.type(grad_scale)
+        model.backward(grad_out)
+        gradients = [g / g.dtype.type(grad_scale) for g in model.parameters()[1]] if needs_gradients else None
+        optimizer.update(*model.optimizer_slots)
+        model.apply_constraints()
+        return loss, outputs, gradients
+
+    def _diverged(self, loss: float, batch: int, start_weights) -> None:
+        self.model.flat_params[...] = start_weights
+        raise TrainingDiverged(
+            f"the loss became {loss} in epoch {self.epoch + 1} (step {batch + 1}) at learning rate "
+            f"{self.model.optimizer.lr:g}: lower the learning rate (weights restored to the end of "
+            f"epoch {self.epoch})", self.history)
+
+    def _end_epoch(self, logs: dict, validation, callbacks: list[Callback]) -> None:
+        if validation is not None:
+            scores = self._evaluate(*validation)
+            logs.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+        logs.update(lr=logs.pop("lr"), seconds=logs.pop("seconds"))
+        self.model.optimizer.schedule.observe(logs)
+        self.epoch += 1
+        for callback in callbacks:
+            callback.on_epoch_end(self.epoch - 1, logs)
+
+    # ----- evaluation ---------------------------------------------------------------
+    def evaluate(self, x, y) -> dict:
+        """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
+        self.model.require_compiled()
+        return self._evaluate(*self._validated(x, y))
+
+    def _evaluate(self, x, y) -> dict:
+        model, loss_fn = self.model, self.model.loss
+        total, correct = 0.0, 0
+        for begin, logits in model.logit_chunks(x):
+            y_chunk = y[begin:begin + len(logits)]
+            outputs = model.outputs_from_logits(logits)
+            value = loss_fn.forward(outputs, y_chunk)
+            total += value * len(y_chunk) if loss_fn.reduction == "mean" else value
+            correct += count_correct(outputs, y_chunk, model.accuracy_threshold)
+        return {"loss": total / len(x), "accuracy": correct / len(x)}
+
+    # ----- state --------------------------------------------------------------------
+    def progress(self) -> dict:
+        """The JSON-able part of the state: epochs done, the model's generator, history, callbacks."""
+        return {"epoch": self.epoch, "rng": self.model.rng.bit_generator.state,
+                "history": self.history.history, "history_epochs": self.history.epochs,
+                "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict() is not None}}
+
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs to continue bit for bit:
+        {"weights": [arrays], "optimizer": optimizer.state_dict() (with its schedule), "progress": progress()}."""
+        return {"weights": self.model.get_weights(), "optimizer": self.model.optimizer.state_dict(),
+                "progress": self.progress()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the parts of a `state_dict()` present in `state` (any of weights, optimizer, progress)."""
+        model = self.model
+        if "weights" in state:
+            model.set_weights(state["weights"])
+        if "optimizer" in state:
+            model.optimizer.load_state_dict(state["optimizer"], model.optimizer_slots[0])
+        progress = state.get("progress", {})
+        if "rng" in progress:
+            model.rng.bit_generator.state = progress["rng"]
+        if "history" in progress:
+            self.history.history, self.history.epochs = progress["history"], progress["history_epochs"]
+        self.epoch = int(progress.get("epoch", self.epoch))
+        self._pending_callback_state.update(progress.get("callbacks", {}))
+
+
+def count_correct(outputs, targets, threshold: float = 0.5) -> int:
+    """How many rows of `outputs` (N, classes) pick the right class (targets: ids (N,) or rows (N, classes)).
+    A single output counts as class 1 above `threshold` (0 for logits, 0.5 for probabilities)."""
+    if outputs.shape[1] == 1:
+        return int(((outputs[:, 0] > threshold) == (targets[:, 0] > 0.5)).sum())
+    predicted = outputs.argmax(axis=1)
+    truth = targets if targets.ndim == 1 else targets.argmax(axis=1)
+    return int((predicted == truth).sum())
+
+
+def _blas_threads(step_flops: float):
+    """A context that keeps BLAS to one thread for steps too small to gain from a second one."""
+    if step_flops >= SINGLE_THREAD_BELOW_FLOPS:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
