@@ -2,9 +2,9 @@ import csv
 
 import pytest
 
+from barenet.apps.grid import combinations
 from barenet.cli.grid import parse_param, split_values
 from barenet.errors import ConfigError
-from barenet.apps.grid import combinations
 from clihelpers import barenet
 from helpers import mnist_dir
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from barenet.nn import initializers
 from barenet.errors import ConfigError
+from barenet.nn import initializers
 
 SHAPE = (400, 300)
 

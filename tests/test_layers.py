@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from barenet.nn import layers
 from barenet.errors import ConfigError, ShapeError
+from barenet.nn import layers
 from helpers import numeric_gradient, relative_error
 
 TOL = 1e-6

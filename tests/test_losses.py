@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from barenet.nn import functional
-from barenet.nn import losses
 from barenet.errors import ConfigError
+from barenet.nn import functional, losses
 from helpers import numeric_gradient, relative_error
 
 TOL = 1e-6

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import barenet as bn
+from barenet.errors import BarenetWarning, ConfigError, InputError, LabelError, ShapeError, TrainingDiverged
 from barenet.nn import layers
 from barenet.training.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint, StopAtTarget
-from barenet.errors import BarenetWarning, ConfigError, InputError, LabelError, ShapeError, TrainingDiverged
 from helpers import numeric_gradient, relative_error
 
 TOL = 1e-6

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from barenet.optim import optimizers
 from barenet.errors import ConfigError
+from barenet.optim import optimizers
 
 G = np.array([0.5, 0.25])
 

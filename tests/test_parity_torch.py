@@ -372,7 +372,8 @@ def test_import_barenet_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, barenet, barenet.pytorch.parity, barenet.pytorch.files, barenet.cli; assert 'torch' not in sys.modules"
+    code = ("import sys, barenet, barenet.pytorch.parity, barenet.pytorch.files, barenet.cli; "
+            "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

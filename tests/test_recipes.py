@@ -5,10 +5,10 @@ import warnings
 
 import pytest
 
+from barenet.errors import BarenetWarning
 from barenet.runs import config as cfg
 from barenet.runs.review import review
 from barenet.runs.run import run
-from barenet.errors import BarenetWarning
 from helpers import mnist_dir
 
 RECIPES = cfg.recipe_names()

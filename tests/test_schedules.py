@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from barenet.optim import schedules
 from barenet.errors import ConfigError
+from barenet.optim import schedules
 
 
 def test_constant_and_number():

@@ -47,13 +47,8 @@ def run(args) -> int:
                             steps=args.steps, batch_size=cfg.batch_size(config),
                             shuffle=config["train"]["shuffle"])
     print_table(result.records)
-    print("max |Δ| per parameter at the end: "
-          + ", ".join(f"{name} {diff:.2g}" for name, diff in result.final_param_diffs.items()))
+    print_totals(result, time.perf_counter() - started)
     over = parity.first_step_over(result, dtype)
-    print(f"test accuracy: barenet {result.accuracy_barenet:.2%}, torch {result.accuracy_torch:.2%}")
-    print(f"max |Δloss| {result.max_loss_diff:.3g} (relative {result.max_relative_loss_diff:.3g}), "
-          f"max |Δparam| {result.max_param_diff:.3g}; training time barenet {result.seconds_barenet:.2f}s, "
-          f"torch {result.seconds_torch:.2f}s; total {time.perf_counter() - started:.1f}s")
     limit = "losses within 1e-10 relative, parameters within 1e-10" if dtype == "float64" \
         else "losses within 1e-4 relative"
     if over is None:
@@ -64,6 +59,16 @@ def run(args) -> int:
         print("note: in float32 the two frameworks round differently (~1e-7); once that puts a ReLU input on the "
               "other side of 0 the runs part ways. --dtype float64 is the exact check.")
     return 1
+
+
+def print_totals(result, seconds: float) -> None:
+    """Final differences per parameter, both test accuracies, the largest differences, the times."""
+    print("max |Δ| per parameter at the end: "
+          + ", ".join(f"{name} {diff:.2g}" for name, diff in result.final_param_diffs.items()))
+    print(f"test accuracy: barenet {result.accuracy_barenet:.2%}, torch {result.accuracy_torch:.2%}")
+    print(f"max |Δloss| {result.max_loss_diff:.3g} (relative {result.max_relative_loss_diff:.3g}), "
+          f"max |Δparam| {result.max_param_diff:.3g}; training time barenet {result.seconds_barenet:.2f}s, "
+          f"torch {result.seconds_torch:.2f}s; total {seconds:.1f}s")
 
 
 def print_table(records: list) -> None:

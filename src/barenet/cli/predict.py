@@ -50,7 +50,7 @@ def run(args) -> int:
 
     model = load(args.model)
     info = model.extra
-    classes = info.get("classes") or [str(i) for i in range(model.out_features)]
+    classes = info.get("classes") or [str(i) for i in range(model.out_features or 0)]
     scaler = InputScaler.from_dict(info.get("input", {}))
     paths = [Path(f) for f in args.files]
     for path in paths:

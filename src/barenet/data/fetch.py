@@ -120,6 +120,7 @@ def search_local(info: catalog.DatasetInfo, data_dir=None) -> Found:
 
 
 def _search_place(place: Place, info: catalog.DatasetInfo, found: Found) -> None:
+    assert place.path is not None  # search_local passes only configured places
     problems: list[str] = []
     for name in info.files:
         if name in found.data:

@@ -126,7 +126,8 @@ def read_keras_npz(path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path} is not a readable npz file ({one_line(exc)}): download it again") from None
-    return check_pair(*arrays[:2], f"{path} (train)"), check_pair(*arrays[2:], f"{path} (test)")
+    x_train, y_train, x_test, y_test = arrays
+    return check_pair(x_train, y_train, f"{path} (train)"), check_pair(x_test, y_test, f"{path} (test)")
 
 
 def one_line(exc: BaseException) -> str:

@@ -23,12 +23,13 @@ def load_grayscale(path) -> np.ndarray:
 
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            image.load()
+        with Image.open(path) as opened:
+            opened.load()
+            image: Image.Image = opened
             if image.mode in ("RGBA", "LA", "P"):
-                image = image.convert("RGBA")
-                background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, image)  # transparent means paper
+                rgba = image.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(background, rgba)  # transparent means paper
             return np.asarray(image.convert("L"), dtype=np.float32)
     except FileNotFoundError:
         raise DataError(f"no file at {path}: check the path") from None

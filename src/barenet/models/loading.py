@@ -23,7 +23,7 @@ def load(path, compile: bool = True) -> Sequential:
             raise ModelFileError(f"{path} has an invalid training setup ({exc})") from None
         state = modelfile.optimizer_state(document, tensors)
         if state is not None:
-            model.optimizer.load_state_dict(state, model.optimizer_slots[0])
+            model.require_compiled()[1].load_state_dict(state, model.optimizer_slots[0])
     model.extra = document.get("extra", {})
     return model
 

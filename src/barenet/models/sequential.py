@@ -20,14 +20,17 @@ otherwise (e.g. MSE on softmax outputs).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Self
 
 import numpy as np
 
 from ..backend import resolve_dtype, to_numpy, xp
 from ..data.transforms import PIXEL_SCALE, to_floats
 from ..errors import ConfigError, ShapeError, warn
-from ..nn import functional, layers, losses
+from ..nn import functional, losses
+from ..nn.layers import Layer, activation
 from ..optim import optimizers
+from ..optim.optimizers import Optimizer
 from ..training import inputs
 from ..training.callbacks import Callback, History
 from ..training.trainer import Trainer
@@ -39,6 +42,44 @@ EVAL_BATCH = 2048
 ALIGN = 16  # parameters start at multiples of 16 elements (64 bytes) inside the flat buffer
 
 
+def pack(layer_list: list, dtype) -> tuple:
+    """Move every parameter and gradient into one contiguous array each; layers keep views.
+
+    The optimizer then updates the whole network with a few array operations per
+    step instead of a few per parameter, which matters most for per-sample SGD.
+    Returns (flat_params, flat_grads).
+    """
+    entries = [(layer, key) for layer in layer_list for key in layer.params]
+    offsets, total = [], 0
+    for layer, key in entries:
+        offsets.append(total)
+        total += -(-layer.params[key].size // ALIGN) * ALIGN
+    flat_params, flat_grads = xp.zeros(total, dtype=dtype), xp.zeros(total, dtype=dtype)
+    for (layer, key), start in zip(entries, offsets):
+        shape, size = layer.params[key].shape, layer.params[key].size
+        view = flat_params[start:start + size].reshape(shape)
+        view[...] = layer.params[key]
+        layer.params[key] = view
+        layer.grads[key] = flat_grads[start:start + size].reshape(shape)
+    return flat_params, flat_grads
+
+
+def output_activation(output: str | None, loss: losses.Loss, last: Layer) -> str:
+    """The model's output activation once `loss` is chosen: the one the loss fuses (which must agree
+    with an explicit `output`), or `output` itself, or linear. Warns about a double softmax."""
+    fused = loss.fuses
+    if fused is None:
+        return output or "linear"
+    if output not in (None, fused):
+        raise ConfigError(f"loss {loss.name} applies {fused} to the logits but the model's output "
+                          f"is {output}: use output={fused!r} or a loss for {output} outputs")
+    if last.gives_probabilities:
+        warn(f"the network already ends in a {type(last).__name__} layer and {loss.name} applies "
+             f"{fused} again (the double-{fused} mistake): remove that layer, or use a loss that "
+             f"takes probabilities (categorical_cross_entropy, binary_cross_entropy)")
+    return fused
+
+
 class Sequential:
     """A stack of layers trained end to end.
 
@@ -48,7 +89,7 @@ class Sequential:
     dtype   "float32" (default) or "float64"
     """
 
-    def __init__(self, layers: Sequence, output: str | None = None, seed: int = 0, dtype="float32"):
+    def __init__(self, layers: Sequence[Layer], output: str | None = None, seed: int = 0, dtype="float32"):
         if output is not None and output not in OUTPUTS:
             raise ConfigError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
         if not layers:
@@ -59,14 +100,16 @@ class Sequential:
         for layer in self.layers:
             layer.build(self.rng, self.dtype)
         self.in_features, self.out_features = self._check_chain()
-        self.flat_params, self.flat_grads = self._pack()
+        self.flat_params, self.flat_grads = pack(self.layers, self.dtype)
         self.optimizer_slots = ([self.flat_params], [self.flat_grads])  # what the optimizer updates
-        self.loss, self.optimizer = None, None
+        self.loss: losses.Loss | None = None
+        self.optimizer: Optimizer | None = None
         self.stop_training = False
         self.history: History | None = None
         self.extra: dict = {}  # metadata read from a model file
-        self.output_layer: layers.Layer | None = None  # the output activation, when the loss does not apply it
-        self._chain, self._constrained = self.layers, []
+        self.output_layer: Layer | None = None  # the output activation, when the loss does not apply it
+        self._chain: list[Layer] = self.layers
+        self._constrained: list[Layer] = []
         self._grad_stop, self.accuracy_threshold = 0, 0.5
 
     # ----- structure ---------------------------------------------------------------
@@ -78,26 +121,6 @@ class Sequential:
         for layer in self.layers:
             features = layer.output_features(features)
         return first, features
-
-    def _pack(self):
-        """Move every parameter and gradient into one contiguous array each; layers keep views.
-
-        The optimizer then updates the whole network with a few array operations per
-        step instead of a few per parameter, which matters most for per-sample SGD.
-        """
-        entries = [(layer, key) for layer in self.layers for key in layer.params]
-        offsets, total = [], 0
-        for layer, key in entries:
-            offsets.append(total)
-            total += -(-layer.params[key].size // ALIGN) * ALIGN
-        flat_params, flat_grads = xp.zeros(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
-        for (layer, key), start in zip(entries, offsets):
-            shape, size = layer.params[key].shape, layer.params[key].size
-            view = flat_params[start:start + size].reshape(shape)
-            view[...] = layer.params[key]
-            layer.params[key] = view
-            layer.grads[key] = flat_grads[start:start + size].reshape(shape)
-        return flat_params, flat_grads
 
     def parameters(self) -> tuple[list, list]:
         """One array per parameter and its gradient, layer by layer (W before b): views into the flat buffers."""
@@ -136,13 +159,13 @@ class Sequential:
                 "seed": self.seed, "dtype": self.dtype.name}
 
     # ----- compile -----------------------------------------------------------------
-    def compile(self, loss=None, optimizer="sgd") -> Sequential:
+    def compile(self, loss=None, optimizer="sgd") -> Self:
         """Choose the loss (default: the one that fits `output`) and the optimizer."""
-        self.loss = losses.get(loss if loss is not None else LOSS_FOR_OUTPUT.get(self.output or "softmax"))
+        self.loss = chosen = losses.get(loss if loss is not None else LOSS_FOR_OUTPUT.get(self.output or "softmax"))
         self.optimizer = optimizers.get(optimizer)
-        self.output = self._output_for(self.loss)
-        fused = self.loss.fuses
-        self.output_layer = layers.activation(self.output) if fused is None and self.output != "linear" else None
+        self.output = output_activation(self.output, chosen, self.layers[-1])
+        fused = chosen.fuses
+        self.output_layer = activation(self.output) if fused is None and self.output != "linear" else None
         self._chain = self.layers + ([self.output_layer] if self.output_layer else [])
         self.accuracy_threshold = 0.0 if fused == "sigmoid" else 0.5  # one output: logits vs probabilities
         for layer in self._chain:
@@ -153,24 +176,11 @@ class Sequential:
         self._constrained = [layer for layer in self.layers if layer.constrained]
         return self
 
-    def _output_for(self, loss) -> str:
-        """The output activation: the one the loss fuses (checked against an explicit one), or linear."""
-        fused = loss.fuses
-        if fused is None:
-            return self.output or "linear"
-        if self.output not in (None, fused):
-            raise ConfigError(f"loss {loss.name} applies {fused} to the logits but the model's output "
-                              f"is {self.output}: use output={fused!r} or a loss for {self.output} outputs")
-        last = self.layers[-1]
-        if last.gives_probabilities:
-            warn(f"the network already ends in a {type(last).__name__} layer and {loss.name} applies "
-                 f"{fused} again (the double-{fused} mistake): remove that layer, or use a loss that "
-                 f"takes probabilities (categorical_cross_entropy, binary_cross_entropy)")
-        return fused
-
-    def require_compiled(self) -> None:
-        if self.loss is None:
+    def require_compiled(self) -> tuple[losses.Loss, Optimizer]:
+        """(loss, optimizer), or a ConfigError saying to compile first."""
+        if self.loss is None or self.optimizer is None:
             raise ConfigError("the model is not compiled: call model.compile(loss=..., optimizer=...) first")
+        return self.loss, self.optimizer
 
     # ----- forward / backward ------------------------------------------------------
     def forward(self, x, training: bool = False):
@@ -192,10 +202,10 @@ class Sequential:
 
     def compute_gradients(self, x_batch, y_batch) -> tuple[float, object]:
         """Forward and backward in training mode: fills `grads` with the true gradients. (loss, outputs)."""
-        self.require_compiled()
+        loss_fn, _ = self.require_compiled()
         outputs = self.forward_to_loss(x_batch)
-        loss = self.loss.forward(outputs, y_batch)
-        self.backward(self.loss.backward())
+        loss = loss_fn.forward(outputs, y_batch)
+        self.backward(loss_fn.backward())
         return loss, outputs
 
     def apply_constraints(self) -> None:

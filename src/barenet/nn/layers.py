@@ -23,6 +23,8 @@ arrays they are given.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..backend import xp
@@ -103,7 +105,7 @@ class Dense(Layer):
         self.max_norm = max_norm
         self._weight_init = initializers.get(init)
         self._bias_init = initializers.get(bias_init)
-        self._x = None
+        self._x: Any = None  # the input of the last training forward, for backward
 
     def build(self, rng, dtype=np.float32):
         if self.params:
@@ -177,9 +179,8 @@ class Dense(Layer):
 
         Prediction on uint8 pixels uses it: scaling the weights once costs less than
         scaling every pixel of every image (the conversion becomes a plain cast)."""
-        twin = Dense(self.in_features, self.out_features, init=self.init, bias_init=self.bias_init,
-                     use_bias=self.use_bias)
         W = self.params["W"]
+        twin = Dense(W.shape[0], W.shape[1], init=self.init, bias_init=self.bias_init, use_bias=self.use_bias)
         twin.params = {"W": W * W.dtype.type(scale), **({"b": self.params["b"]} if self.use_bias else {})}
         return twin
 

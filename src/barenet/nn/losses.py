@@ -38,6 +38,14 @@ class Loss:
     def __call__(self, outputs, targets) -> float:
         return self.forward(outputs, targets)
 
+    def forward(self, outputs, targets) -> float:
+        """The loss of a batch: outputs (batch, units), targets ids (batch,) or rows (batch, units)."""
+        raise NotImplementedError
+
+    def backward(self):
+        """dL/d(outputs) (batch, units) for the batch of the last forward."""
+        raise NotImplementedError
+
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
 

@@ -113,7 +113,7 @@ def build_layers(tokens: list, modules: dict, path) -> list:
     if placed != list(modules):
         raise ConfigError(f"--arch puts Linear layers at positions {placed} but {path} has weights at "
                           f"{list(modules)}: list every module of the nn.Sequential in order")
-    result = []
+    result: list[L.Layer] = []
     for i, (name, value) in enumerate(tokens):
         from_token = BY_TOKEN[name].from_token
         if from_token is None:  # Linear: the weights make the layer
@@ -155,7 +155,7 @@ def _layers_from_arguments(modules: dict, arch: str | None, activation: str | No
 
 def _layers_from_document(document: dict, modules: dict, path) -> list:
     """barenet layers from export_torch's metadata, Dense weights from the file's tensors."""
-    result = []
+    result: list[L.Layer] = []
     for i, config in enumerate(document["layers"]):
         if config.get("type") == "Dense":
             if i not in modules:

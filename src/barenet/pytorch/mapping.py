@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class Twin:
     layer: type
     token: str
     module: str
-    arguments: Callable[[L.Layer], Arguments] = _no_arguments
+    arguments: Callable[[Any], Arguments] = _no_arguments
     from_token: Callable[[float | None], L.Layer] | None = None
 
 

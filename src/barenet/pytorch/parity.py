@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ from .mapping import from_torch_weight, to_torch_weight, twin_of
 INSTALL_HINT = 'PyTorch is not installed: pip install "barenet[torch]" to compare with it'
 
 
-def import_torch():
+def import_torch() -> Any:
     """The torch module, or a one-line BarenetError telling how to install it."""
     try:
         import torch
@@ -52,9 +53,9 @@ def import_torch():
 
 # ----- modules -------------------------------------------------------------------
 def _masked_dropout_class():
-    torch = import_torch()
+    module: Any = import_torch().nn.Module
 
-    class MaskedDropout(torch.nn.Module):
+    class MaskedDropout(module):
         """Dropout whose (already scaled) mask is given from outside: barenet's mask for this step."""
 
         def __init__(self, rate: float):
@@ -239,12 +240,13 @@ class _TorchTwin:
 
     def __init__(self, model: Sequential):
         torch = import_torch()
-        self.torch, self.model = torch, model
+        loss, optimizer = model.require_compiled()
+        self.torch, self.model, self.clipnorm = torch, model, optimizer.clipnorm
         self.net = to_torch(model, masked_dropout=True, with_output=True)
         self.params = [p for p in self.net.parameters()]
-        self.loss_fn = torch_loss(model.loss)
-        self.optimizer = torch_optimizer(model.optimizer, self.params)
-        self.schedule = model.optimizer.schedule
+        self.loss_fn = torch_loss(loss)
+        self.optimizer = torch_optimizer(optimizer, self.params)
+        self.schedule = optimizer.schedule
         self.scheduler = torch_scheduler(self.schedule, self.optimizer)
         self.dropouts = [(module, layer) for module, layer in zip(self.net, model.layers)
                          if isinstance(layer, L.Dropout)]
@@ -257,8 +259,8 @@ class _TorchTwin:
         self.optimizer.zero_grad()
         loss = self.loss_fn(self.net(torch.from_numpy(xb)), torch.from_numpy(np.ascontiguousarray(yb)))
         loss.backward()
-        if self.model.optimizer.clipnorm is not None:
-            clip_grad_norm(self.params, self.model.optimizer.clipnorm)
+        if self.clipnorm is not None:
+            clip_grad_norm(self.params, self.clipnorm)
         self.optimizer.step()
         self._apply_constraints()
         if self.scheduler is not None and self.schedule.per == "step":
@@ -278,7 +280,7 @@ class _TorchTwin:
         torch = self.torch
         with torch.no_grad():
             for module, layer in zip(self.net, self.model.layers):
-                if layer.constrained:
+                if isinstance(layer, L.Dense) and layer.max_norm is not None:
                     norms = module.weight.norm(dim=1, keepdim=True)  # one row per unit in torch
                     module.weight.mul_(torch.clamp(layer.max_norm / torch.clamp(norms, min=1e-12), max=1.0))
 

@@ -53,12 +53,12 @@ DEFAULTS: dict = {
 # Sections whose keys depend on a chosen name (checked when the object is built).
 OPEN_SECTIONS = ("optimizer", "schedule")
 SCALES = ("unit", "standardize", "none")
-RECIPES_PACKAGE = "barenet.recipes"
+RECIPES_PACKAGE = "barenet.runs.recipes"
 
 
 # ----- recipes ---------------------------------------------------------------
 def recipe_names() -> list[str]:
-    """Names of the recipes shipped inside the package (TOML files in barenet/recipes)."""
+    """Names of the recipes shipped inside the package (TOML files in barenet/runs/recipes)."""
     folder = resources.files(RECIPES_PACKAGE)
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 

@@ -228,7 +228,7 @@ class ProgressBar(Callback):
 
     def __init__(self, file=None, refresh_every: int = 50):
         self.file, self.refresh_every = file, refresh_every
-        self.bar = None
+        self.bar: Any = None
 
     def on_train_begin(self, logs):
         self.steps, self.epochs = logs["steps"], logs["epochs"]

@@ -128,7 +128,9 @@ def _class_ids(y: np.ndarray, classes: int | None, name: str) -> np.ndarray:
         if not (np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (y == np.round(y)).all()):
             raise LabelError(f"{name} must hold integer class ids, got dtype {y.dtype} with non-integer values")
     labels = y.astype(np.int64)
-    bad = np.flatnonzero((labels < 0) | (labels >= classes)) if classes is not None else []
+    if classes is None:
+        return labels
+    bad = np.flatnonzero((labels < 0) | (labels >= classes))
     if len(bad):
         i = int(bad[0])
         hint = " (labels 1..N? subtract 1)" if labels.min() >= 1 and labels.max() == classes else ""

@@ -52,7 +52,7 @@ class TrainableModel(Protocol):
     accuracy_threshold: float
     stop_training: bool
 
-    def require_compiled(self) -> None: ...
+    def require_compiled(self) -> tuple[Any, Any]: ...  # (loss, optimizer)
     def forward_to_loss(self, x) -> Any: ...
     def backward(self, grad_out) -> None: ...
     def apply_constraints(self) -> None: ...
@@ -117,7 +117,8 @@ class Trainer:
         if validation_split:
             (x, y), validation_data = inputs.holdout(x, y, validation_split)
         elif validation_data is not None:
-            validation_data = self._validated(*validation_data, prefix="validation ")
+            x_val, y_val = validation_data
+            validation_data = self._validated(x_val, y_val, prefix="validation ")
         return x, y, validation_data
 
     def _validated(self, x, y, prefix: str = ""):
