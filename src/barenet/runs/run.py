@@ -283,7 +283,7 @@ def resume(run_dir, quiet: bool = False, stream=None) -> dict:
     start = None
     if (run_dir / CHECKPOINT).is_file():
         model = loading.load(run_dir / CHECKPOINT)
-        progress = _progress(model.extra)
+        progress = checkpoint_progress(model.extra)
         if progress["epoch"] >= config["train"]["epochs"] and not quiet:
             print(f"{run_dir} already finished its {progress['epoch']} epochs: writing the final reports",
                   file=stream or sys.stdout)
@@ -291,8 +291,8 @@ def resume(run_dir, quiet: bool = False, stream=None) -> dict:
     return run(config, quiet=quiet, stream=stream, run_dir=run_dir, start=start)
 
 
-def _progress(extra: dict) -> dict:
-    """A checkpoint's trainer progress; checkpoints written before the Trainer kept early stopping apart."""
+def checkpoint_progress(extra: dict) -> dict:
+    """The Trainer progress a checkpoint holds; checkpoints written before the Trainer kept early stopping apart."""
     progress = dict(extra)
     if "early_stopping" in progress:
         progress["callbacks"] = {"EarlyStopping": progress.pop("early_stopping")}

@@ -156,6 +156,7 @@ class Trainer:
         total_loss, correct = 0.0, 0
         for batch, begin in enumerate(range(0, n, batch_size)):
             if batch >= steps_left:
+                self._unscale_gradients()
                 return None
             index = order[begin:begin + batch_size] if order is not None else slice(begin, begin + batch_size)
             x_batch, y_batch = to_floats(x[index], model.dtype), y[index]
@@ -168,6 +169,7 @@ class Trainer:
                 step = Step(model.optimizer.iterations, epoch, batch, loss, len(y_batch), x_batch, y_batch, gradients)
                 for callback in watchers:
                     callback.on_step_end(step)
+        self._unscale_gradients()
         return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
 
     def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
@@ -184,6 +186,13 @@ class Trainer:
         optimizer.update(*model.optimizer_slots)
         model.apply_constraints()
         return loss, outputs, gradients
+
+    def _unscale_gradients(self) -> None:
+        """Leave the model's gradient buffers holding true gradients (the last step's) between epochs."""
+        scale = self.model.optimizer.grad_scale
+        if scale != 1.0:
+            self.model.flat_grads *= self.model.flat_grads.dtype.type(1.0 / scale)
+            self.model.optimizer.grad_scale = 1.0
 
     def _diverged(self, loss: float, batch: int, start_weights) -> None:
         self.model.flat_params[...] = start_weights
