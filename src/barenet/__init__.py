@@ -20,6 +20,7 @@ from .models.sequential import Sequential
 from .nn import functional as activations
 from .nn import initializers, layers, losses
 from .optim import optimizers, schedules
+from .pytorch import parity
 from .training import callbacks
 from .training.trainer import Trainer
 from .version import __version__
@@ -27,7 +28,7 @@ from .version import __version__
 # The flat module names of barenet 0.1 (`from barenet.layers import Dense`, `barenet.callbacks`)
 # keep working: each is the module that now holds that code.
 for _name, _module in {"activations": activations, "callbacks": callbacks, "initializers": initializers,
-                       "layers": layers, "losses": losses, "optimizers": optimizers,
+                       "layers": layers, "losses": losses, "optimizers": optimizers, "parity": parity,
                        "schedules": schedules}.items():
     _sys.modules[f"{__name__}.{_name}"] = _module
 del _name, _module
@@ -35,5 +36,5 @@ del _name, _module
 __all__ = [
     "MLP", "Sequential", "Trainer", "load", "BarenetError", "BarenetWarning", "__version__",
     "activations", "callbacks", "data", "datasets", "errors", "initializers", "layers", "losses", "optimizers",
-    "schedules",
+    "parity", "schedules",
 ]
