@@ -125,7 +125,24 @@ class SoftmaxCrossEntropy(Loss):
         return grad
 
 
-class CategoricalCrossEntropy(Loss):
+class ClippedProbabilityLoss(Loss):
+    """Base for losses of probabilities the network produced: clipped to [eps, 1 - eps] so that
+    log(0) never happens; the clip has zero derivative where it acts."""
+
+    def __init__(self, reduction: str = "mean", eps: float = 1e-7):
+        super().__init__(reduction)
+        self.eps = float(eps)
+
+    def _clip(self, outputs, targets, per_element: bool):
+        """(clipped outputs, dense targets), both (batch, units); saved for backward."""
+        clipped = xp.clip(outputs, self.eps, 1.0 - self.eps)
+        dense = self._dense(targets, outputs)
+        self._saved = (outputs, clipped, dense)
+        self._divisor = self._scale(outputs, per_element=per_element)
+        return clipped, dense
+
+
+class CategoricalCrossEntropy(ClippedProbabilityLoss):
     """Cross-entropy of probabilities the network already produced (a Softmax layer).
 
     Probabilities are clipped to [eps, 1 - eps] so log(0) never happens (torch's
@@ -135,15 +152,8 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_cross_entropy"
 
-    def __init__(self, reduction: str = "mean", eps: float = 1e-7):
-        super().__init__(reduction)
-        self.eps = float(eps)
-
     def forward(self, outputs, targets):
-        clipped = xp.clip(outputs, self.eps, 1.0 - self.eps)
-        dense = self._dense(targets, outputs)
-        self._saved = (outputs, clipped, dense)
-        self._divisor = self._scale(outputs, per_element=False)
+        clipped, dense = self._clip(outputs, targets, per_element=False)
         return -float((dense * xp.log(clipped)).sum()) / self._divisor
 
     def backward(self):
@@ -167,7 +177,7 @@ class MeanSquaredError(Loss):
         return self._diff * self._diff.dtype.type(2.0 / self._divisor)
 
 
-class BinaryCrossEntropy(Loss):
+class BinaryCrossEntropy(ClippedProbabilityLoss):
     """Binary cross-entropy of probabilities in (0, 1), clipped to [eps, 1 - eps].
 
     torch's BCELoss clips differently (it clamps log(p) at -100); the two agree
@@ -176,15 +186,8 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
 
-    def __init__(self, reduction: str = "mean", eps: float = 1e-7):
-        super().__init__(reduction)
-        self.eps = float(eps)
-
     def forward(self, outputs, targets):
-        clipped = xp.clip(outputs, self.eps, 1.0 - self.eps)
-        dense = self._dense(targets, outputs)
-        self._saved = (outputs, clipped, dense)
-        self._divisor = self._scale(outputs, per_element=True)
+        clipped, dense = self._clip(outputs, targets, per_element=True)
         total = -(dense * xp.log(clipped) + (1.0 - dense) * xp.log1p(-clipped)).sum()
         return float(total) / self._divisor
 
