@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import copy
 import math
+import tomllib
 from importlib import resources
 from pathlib import Path
-
-import tomllib
 
 from ..errors import ConfigError
 from ..models.mlp import MLP
