@@ -346,14 +346,15 @@ def compare(model: Sequential, x, y, x_test=None, y_test=None, steps: int = 200,
     trainer.fit(x, y, epochs=math.ceil(steps / per_epoch), max_steps=steps)
     result.final_param_diffs = _named_diffs(model, twin)
     if x_test is not None:
+        x_test = inputs.features(x_test, model.in_features, model.dtype, "test x")
+        y_test = inputs.targets(y_test, len(x_test), model.out_features, model.dtype, "test y")
         result.accuracy_barenet = trainer.evaluate(x_test, y_test)["accuracy"]
         result.accuracy_torch = _accuracy(twin, model, x_test, y_test)
     return result
 
 
 def _accuracy(twin: _TorchTwin, model: Sequential, x, y) -> float:
-    x = inputs.features(x, model.in_features, model.dtype, "test x")
-    y = inputs.targets(y, len(x), model.out_features, model.dtype, "test y")
+    """The twin's accuracy on a checked test set: x (N, features), y ids (N,) or rows (N, classes)."""
     correct = 0
     for begin in range(0, len(x), EVAL_BATCH):
         outputs = twin.predict(to_floats(x[begin:begin + EVAL_BATCH], model.dtype))
