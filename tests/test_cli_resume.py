@@ -3,13 +3,13 @@
 import csv
 import signal
 import subprocess
-import time
+import sys
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from clihelpers import barenet, cli_env, command
+from clihelpers import barenet, cli_env
 from helpers import mnist_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found")]
@@ -18,20 +18,33 @@ ARGS = ["--subset", "6000", "--epochs", "3", "--batch-size", "4", "--dropout", "
         "--lr", "0.01", "--schedule", "cosine", "--quiet"]
 
 
+# The run kills itself with SIGKILL at a fixed step of the second epoch, after the first checkpoint was written:
+# a kill by the clock would race a fast machine, which can finish all three epochs in a fraction of a second.
+STEPS_PER_EPOCH = 6000 // 4
+KILL_AT_STEP = STEPS_PER_EPOCH + 700
+KILLER = f"""
+import os, signal, sys
+from barenet.cli import main
+from barenet.training.trainer import Trainer
+step = Trainer._step
+def counting_step(self, *args):
+    if self.model.optimizer.iterations == {KILL_AT_STEP}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return step(self, *args)
+Trainer._step = counting_step
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*command(), "train", *ARGS, "--out", str(killed)], env=cli_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    checkpoint = killed / "checkpoint.safetensors"
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert checkpoint.exists(), process.stderr.read() if process.poll() is not None else "no checkpoint in time"
-    time.sleep(0.3)  # into the second epoch
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    assert not (killed / "model.safetensors").exists(), "the run finished before it was killed"
+    process = subprocess.run([sys.executable, "-c", KILLER, "train", *ARGS, "--out", str(killed)], env=cli_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    assert (killed / "checkpoint.safetensors").exists(), "no checkpoint after the first epoch"
+    assert not (killed / "model.safetensors").exists()
+    with open(killed / "metrics.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 1, "the kill came in the second epoch, after one checkpoint"
 
     resumed = barenet("train", "--resume", killed, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
