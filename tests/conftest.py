@@ -4,6 +4,15 @@ import pytest
 from helpers import mnist_dir
 
 
+@pytest.fixture(params=["fused", "numpy"])
+def kernel_set(request):
+    """Run the test once on the fused (numba) kernels and once on the NumPy reference."""
+    from barenet import kernels
+
+    with kernels.using(request.param):
+        yield request.param
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

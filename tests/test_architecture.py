@@ -23,6 +23,7 @@ LAYERS = [
     {"training"},
     {"data"},
     {"nn", "optim"},
+    {"kernels"},
     {"io"},
     {"base"},            # errors, backend, registry, version
 ]

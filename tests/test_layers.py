@@ -7,6 +7,8 @@ from barenet.errors import ConfigError, ShapeError
 from barenet.nn import layers
 from helpers import numeric_gradient, relative_error
 
+pytestmark = pytest.mark.usefixtures("kernel_set")  # every test on both kernel sets
+
 TOL = 1e-6
 
 

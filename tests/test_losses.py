@@ -7,6 +7,8 @@ from barenet.errors import ConfigError
 from barenet.nn import functional, losses
 from helpers import numeric_gradient, relative_error
 
+pytestmark = pytest.mark.usefixtures("kernel_set")  # every test on both kernel sets
+
 TOL = 1e-6
 N, C = 6, 4
 

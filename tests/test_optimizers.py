@@ -11,6 +11,8 @@ import pytest
 from barenet.errors import ConfigError
 from barenet.optim import optimizers
 
+pytestmark = pytest.mark.usefixtures("kernel_set")  # every test on both kernel sets
+
 G = np.array([0.5, 0.25])
 
 
@@ -108,63 +110,49 @@ def test_schedule_drives_lr_per_step():
     np.testing.assert_allclose(p2, p1 - 0.05 * G)
 
 
-def run_prescaled(opt, grads, fold=True):
-    """Steps the way a Trainer drives them: begin_step, then gradients times the factor it asked for."""
-    p = np.array([1.0, -2.0])
+# lr 0 at the start (warm-up from zero) and in the middle: the velocity must survive both.
+WARMUP_ZERO = {"name": "cosine", "lr": 0.1, "total": 12, "warmup": 3, "per": "step"}
+
+
+def run_steps(opt, grads, p=None):
+    p = np.array([1.0, -2.0]) if p is None else p
     trail = []
     for grad in grads:
-        scale = opt.begin_step(prescaled=fold)
-        opt.update([p], [grad * scale])
+        opt.step([p], [grad.copy()])
         trail.append(p.copy())
     return trail
 
 
-# lr 0 at the start (warm-up from zero) and in the middle: the stored velocity must survive both.
-WARMUP_ZERO = {"name": "cosine", "lr": 0.1, "total": 12, "warmup": 3, "per": "step"}
-LRS = [0.1, {"name": "step", "lr": 0.1, "step_size": 2, "gamma": 0.5, "per": "step"}, WARMUP_ZERO,
-       {"name": "cosine", "lr": 0.1, "total": 5, "per": "step"}]
-
-
-@pytest.mark.parametrize("lr", LRS)
-@pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_prescaled_gradients_match_the_plain_update(lr, momentum):
-    grads = [np.array([0.5, 0.25]) * (1 + 0.1 * i) * (-1) ** i for i in range(12)]
-    folded = optimizers.SGD(lr=lr, momentum=momentum)
-    assert folded.begin_step() == folded.lr or folded.lr == 0
-    plain = run_prescaled(optimizers.SGD(lr=lr, momentum=momentum), grads, fold=False)
-    np.testing.assert_allclose(run_prescaled(folded, grads), plain, rtol=1e-13, atol=1e-15)
-    np.testing.assert_array_equal(run_prescaled(optimizers.SGD(lr=lr, momentum=momentum, prescaled=False), grads),
-                                  plain)
-
-
-def test_sgd_asks_for_unscaled_gradients_when_it_needs_them():
-    for opt in (optimizers.SGD(lr=0.1, momentum=0.9, nesterov=True), optimizers.SGD(lr=0.1, weight_decay=0.1),
-                optimizers.SGD(lr=0.1, clipnorm=1.0), optimizers.SGD(lr=0.1, momentum=0.9, dampening=0.5),
-                optimizers.SGD(lr=0.1, momentum=0.9, prescaled=False), optimizers.Adam()):
-        assert opt.begin_step() == 1.0
-    assert optimizers.SGD(lr=0.1, momentum=0.9).begin_step(prescaled=False) == 1.0
-
-
-def test_two_phase_step_equals_step_for_optimizers_without_a_fast_path():
-    expected = run(optimizers.Adam(lr=0.1))
-    opt, p = optimizers.Adam(lr=0.1), np.array([1.0, -2.0])
-    for want in expected:
-        assert opt.begin_step() == 1.0
-        opt.update([p], [G.copy()])
-        np.testing.assert_array_equal(p, want)
-
-
-def test_prescaled_velocity_resumes_exactly_from_a_state_dict():
+@pytest.mark.parametrize("options", [{"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}])
+def test_sgd_resumes_exactly_from_a_state_dict(options):
     grads = [G * (1 + i) for i in range(6)]
-    full = run_prescaled(optimizers.SGD(lr=WARMUP_ZERO, momentum=0.9), grads)
-    first = optimizers.SGD(lr=WARMUP_ZERO, momentum=0.9)
-    p = run_prescaled(first, grads[:4])[-1]
-    second = optimizers.SGD(lr=WARMUP_ZERO, momentum=0.9)
+    full = run_steps(optimizers.SGD(lr=WARMUP_ZERO, **options), grads)
+    first = optimizers.SGD(lr=WARMUP_ZERO, **options)
+    p = run_steps(first, grads[:4])[-1]
+    second = optimizers.SGD(lr=WARMUP_ZERO, **options)
     second.load_state_dict(first.state_dict(), [p])
-    for grad in grads[4:]:
-        scale = second.begin_step()
-        second.update([p], [grad * scale])
-    np.testing.assert_array_equal(p, full[-1])
+    np.testing.assert_array_equal(run_steps(second, grads[4:], p)[-1], full[-1])
+
+
+def test_velocity_saved_lr_folded_by_older_barenet_is_unfolded_on_load():
+    """Before the fused kernels, plain SGD stored its velocity as lr x v and said so in 'velocity_scale'."""
+    grads = [G * (1 + i) for i in range(4)]
+    first = optimizers.SGD(lr=0.1, momentum=0.9)
+    p = run_steps(first, grads[:2])[-1]
+    state = first.state_dict()
+    velocity = state["arrays"]["0.velocity"]
+    old = {"arrays": {"0.velocity": velocity * 0.1},
+           "scalars": {**state["scalars"], "flags": [{"velocity_scale": 0.1}]}}
+    second = optimizers.SGD(lr=0.1, momentum=0.9)
+    second.load_state_dict(old, [p.copy()])
+    np.testing.assert_allclose(second.state[0]["velocity"], velocity, rtol=1e-15)
+    assert "velocity_scale" not in second.state[0] and second.state_dict()["scalars"]["flags"] == [{}]
+
+
+def test_optimizers_refuse_non_contiguous_arrays():
+    p = np.ones((4, 4))[:, ::2]
+    with pytest.raises(ConfigError, match="contiguous"):
+        optimizers.SGD(lr=0.1).step([p], [np.ones_like(p)])
 
 
 def test_float32_params_stay_float32():

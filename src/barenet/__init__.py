@@ -12,7 +12,7 @@ errors, backend, registry, version.
 
 import sys as _sys
 
-from . import data, datasets, errors
+from . import data, datasets, errors, kernels
 from .errors import BarenetError, BarenetWarning
 from .models.loading import load
 from .models.mlp import MLP
@@ -35,6 +35,7 @@ del _name, _module
 
 __all__ = [
     "MLP", "Sequential", "Trainer", "load", "BarenetError", "BarenetWarning", "__version__",
-    "activations", "callbacks", "data", "datasets", "errors", "initializers", "layers", "losses", "optimizers",
+    "activations", "callbacks", "data", "datasets", "errors", "initializers", "kernels", "layers", "losses",
+    "optimizers",
     "parity", "schedules",
 ]

@@ -1,7 +1,9 @@
 """Array transforms for image datasets: scaling, standardising, flattening, one-hot, shuffles, batches.
 
-`scale` is the one place where uint8 pixels become floats: training batches,
-prediction, the run's input scaling and `batches` all call it. Images arrive as
+`scale` is the one place where uint8 pixels become floats: prediction, the run's
+input scaling and `batches` call it; training batches go through `gather`, whose
+kernel picks rows and scales them in one pass (its reference is `scale` of the
+picked rows). Images arrive as
 uint8 (N, 28, 28); training converts them one batch at a time, so a 60,000-image
 set never sits in memory as float64 (376 MB) the way `x / 255.0` notebooks keep it.
 """
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import kernels
 from ..backend import xp
 from ..errors import ConfigError, InputError, LabelError
 from ..nn.functional import one_hot as _one_hot
@@ -35,6 +38,16 @@ def scale(x, dtype=np.float32, factor: float = PIXEL_SCALE):
 def to_floats(batch, dtype):
     """A batch as the model's floats: uint8 pixels scaled to [0, 1] by `scale`, other numbers as they are."""
     return scale(batch, dtype) if batch.dtype == np.uint8 else xp.asarray(batch)
+
+
+def gather(x, index, dtype):
+    """Rows `index` of x (N, features) as the model's floats (batch, features): uint8 pixels are picked
+    and scaled in one pass (the `gather_scaled` kernel); a slice or float rows go through `to_floats`."""
+    if x.dtype != np.uint8 or isinstance(index, slice) or x.ndim != 2:
+        return to_floats(x[index], dtype)
+    out = xp.empty((len(index), x.shape[1]), dtype=dtype)
+    kernels.ops.gather_scaled(x, index, out.dtype.type(PIXEL_SCALE), out)
+    return out
 
 
 def standardize(x: np.ndarray, mean: float | None = MNIST_MEAN, std: float | None = MNIST_STD) -> np.ndarray:

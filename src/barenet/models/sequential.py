@@ -28,6 +28,7 @@ from ..backend import resolve_dtype, to_numpy, xp
 from ..data.transforms import PIXEL_SCALE, to_floats
 from ..errors import ConfigError, ShapeError, warn
 from ..nn import functional, losses
+from ..nn.fusion import fuse
 from ..nn.layers import Layer, activation
 from ..optim import optimizers
 from ..optim.optimizers import Optimizer
@@ -108,7 +109,8 @@ class Sequential:
         self.history: History | None = None
         self.extra: dict = {}  # metadata read from a model file
         self.output_layer: Layer | None = None  # the output activation, when the loss does not apply it
-        self._chain: list[Layer] = self.layers
+        self._inference: list[Layer] = fuse(self.layers)  # Dense + activation as one layer each
+        self._chain: list[Layer] = self._inference
         self._constrained: list[Layer] = []
         self._grad_stop, self.accuracy_threshold = 0, 0.5
 
@@ -166,7 +168,7 @@ class Sequential:
         self.output = output_activation(self.output, chosen, self.layers[-1])
         fused = chosen.fuses
         self.output_layer = activation(self.output) if fused is None and self.output != "linear" else None
-        self._chain = self.layers + ([self.output_layer] if self.output_layer else [])
+        self._chain = fuse(self.layers + ([self.output_layer] if self.output_layer else []))
         self.accuracy_threshold = 0.0 if fused == "sigmoid" else 0.5  # one output: logits vs probabilities
         for layer in self._chain:
             layer.propagate_grad = True
@@ -185,7 +187,7 @@ class Sequential:
     # ----- forward / backward ------------------------------------------------------
     def forward(self, x, training: bool = False):
         """Logits (batch, outputs) for a float batch (batch, features)."""
-        for layer in self.layers:
+        for layer in self._inference if not training else fuse(self.layers):
             x = layer.forward(x, training)
         return x
 
@@ -236,14 +238,14 @@ class Sequential:
         Fast path for uint8 pixels: the first layer absorbs the 1/255 (`Layer.scaled_input`),
         so each chunk is only cast to floats, not cast and multiplied.
         """
-        folded = self.layers[0].scaled_input(PIXEL_SCALE) if x.dtype == np.uint8 else None
+        folded = self._inference[0].scaled_input(PIXEL_SCALE) if x.dtype == np.uint8 else None
         for begin in range(0, len(x), EVAL_BATCH):
             chunk = x[begin:begin + EVAL_BATCH]
             if folded is None:
                 yield begin, self.forward(to_floats(chunk, self.dtype))
                 continue
             hidden = folded.forward(xp.asarray(chunk).astype(self.dtype))
-            for layer in self.layers[1:]:
+            for layer in self._inference[1:]:
                 hidden = layer.forward(hidden, False)
             yield begin, hidden
 

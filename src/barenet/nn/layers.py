@@ -27,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..backend import xp
 from ..errors import ConfigError, ShapeError
+from ..kernels.activations import IDENTITY
 from . import functional, initializers
 
 
@@ -105,7 +107,8 @@ class Dense(Layer):
         self.max_norm = max_norm
         self._weight_init = initializers.get(init)
         self._bias_init = initializers.get(bias_init)
-        self._x: Any = None  # the input of the last training forward, for backward
+        self._x: Any = None  # the input and output of the last training forward, for backward
+        self._y: Any = None
 
     def build(self, rng, dtype=np.float32):
         if self.params:
@@ -128,43 +131,56 @@ class Dense(Layer):
         return self.max_norm is not None
 
     def forward(self, x, training=False):
+        return self.forward_act(x, training, IDENTITY, 0.0)
+
+    def backward(self, grad_out):
+        return self.backward_act(grad_out, IDENTITY, 0.0)
+
+    def forward_act(self, x, training: bool, act: int, alpha: float):
+        """act(x @ W + b) for an activation code of `kernels.activations` (IDENTITY: plain Dense)."""
         if not self.params:
             raise ConfigError("Dense layer has no weights yet: call build(rng) or put it in a Sequential")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(f"Dense layer expects (batch, {self.in_features}) input, got {tuple(x.shape)}")
         if not training:
-            return self._fwd(x)
+            return self._fwd(x, act, alpha)
         self._x = x
-        return self._fwd(x, out=self._buffer("out", (x.shape[0], self.out_features), self.params["W"].dtype))
+        self._y = self._fwd(x, act, alpha, out=self._buffer("out", (x.shape[0], self.out_features),
+                                                                      self.params["W"].dtype))
+        return self._y
 
-    def _fwd(self, x, out=None):
-        """y = x @ W + b: x (batch, in), W (in, out), b (out,) -> y (batch, out), written into `out` if given."""
-        y = xp.matmul(x, self.params["W"], out=out)
-        if self.use_bias:
-            y += self.params["b"]
-        return y
-
-    def backward(self, grad_out):
+    def backward_act(self, grad_out, act: int, alpha: float):
+        """Backward through act(x @ W + b) for the input and output of the last training forward."""
         x = self._x
         grad_in = self._buffer("grad_in", x.shape, self.params["W"].dtype) if self.propagate_grad else None
-        return self._bwd(x, grad_out, grad_in)
+        grad_pre = grad_out if act == IDENTITY else self._buffer("grad_pre", grad_out.shape, grad_out.dtype)
+        return self._bwd(x, self._y, grad_out, act, alpha, grad_pre, grad_in)
 
-    def _bwd(self, x, grad_out, grad_in=None):
-        """x (batch, in), grad_out (batch, out) -> dL/dx (batch, in) into `grad_in` (None: not needed).
+    def _fwd(self, x, act, alpha, out=None):
+        """y = act(x @ W + b): x (batch, in), W (in, out), b (out,) -> y (batch, out), into `out` if given."""
+        y = xp.matmul(x, self.params["W"], out=out)
+        if self.use_bias or act != IDENTITY:
+            kernels.ops.bias_act(y, self.params["b"] if self.use_bias else y[0, :0], act, y.dtype.type(alpha))
+        return y
 
-        Fills grads["W"] = x.T @ grad_out (in, out) and grads["b"] = grad_out summed over rows (out,).
+    def _bwd(self, x, y, grad_out, act, alpha, grad_pre, grad_in=None):
+        """x (batch, in), y = act(x @ W + b) (batch, out), grad_out = dL/dy -> dL/dx (batch, in) into
+        `grad_in` (None: not needed), through grad_pre = dL/d(x @ W + b) (batch, out).
+
+        Fills grads["W"] = x.T @ grad_pre (in, out) and grads["b"] = grad_pre summed over rows (out,).
         """
+        if act != IDENTITY or self.use_bias:
+            grad_b = self.grads["b"] if self.use_bias else y[0, :0]
+            kernels.ops.act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
         if x.shape[0] == 1:
             # Per-sample SGD: the weight gradient is an outer product, which is
             # several times faster than a GEMM with an inner dimension of 1.
-            xp.multiply(x.reshape(-1, 1), grad_out, out=self.grads["W"])
+            xp.multiply(x.reshape(-1, 1), grad_pre, out=self.grads["W"])
         else:
-            xp.matmul(x.T, grad_out, out=self.grads["W"])
-        if self.use_bias:
-            grad_out.sum(axis=0, out=self.grads["b"])
+            xp.matmul(x.T, grad_pre, out=self.grads["W"])
         if grad_in is None:
             return None
-        return xp.matmul(grad_out, self.params["W"].T, out=grad_in)
+        return xp.matmul(grad_pre, self.params["W"].T, out=grad_in)
 
     def apply_constraints(self) -> None:
         """Rescale columns of W whose L2 norm exceeds `max_norm` (after an update)."""
@@ -317,17 +333,21 @@ class Dropout(Layer):
         if self._rng is None:
             raise ConfigError("Dropout has no random generator: call build(rng) or put it in a Sequential")
         uniform = self._rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
-        self._keep = xp.greater_equal(uniform, self.rate, out=self._buffer("keep", x.shape, bool))
-        out = xp.multiply(x, self._keep, out=self._buffer("out", x.shape, x.dtype))
-        out *= x.dtype.type(1.0 / (1.0 - self.rate))
+        self._keep = self._buffer("keep", x.shape, bool)
+        out = self._buffer("out", x.shape, x.dtype)
+        kernels.ops.dropout_forward(x, uniform, uniform.dtype.type(self.rate), self._scale(x.dtype), self._keep, out)
         return out
 
     def backward(self, grad_out):
         if self._keep is None:
             return grad_out
-        grad_in = xp.multiply(grad_out, self._keep, out=self._buffer("grad_in", grad_out.shape, grad_out.dtype))
-        grad_in *= grad_in.dtype.type(1.0 / (1.0 - self.rate))
+        grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
+        kernels.ops.dropout_backward(grad_out, self._keep, self._scale(grad_out.dtype), grad_in)
         return grad_in
+
+    def _scale(self, dtype):
+        """1 / (1 - rate), the survivors' factor, as a scalar of `dtype`."""
+        return dtype.type(1.0 / (1.0 - self.rate))
 
     def get_config(self):
         return {"type": "Dropout", "rate": self.rate}

@@ -18,6 +18,7 @@ outputs (probabilities or values).
 
 from __future__ import annotations
 
+from .. import kernels
 from ..backend import xp
 from ..errors import ConfigError
 from ..registry import build
@@ -84,28 +85,27 @@ class SoftmaxCrossEntropy(Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
     def forward(self, outputs, targets):
-        maxes = outputs.max(axis=1, keepdims=True)
-        exps = xp.exp(outputs - maxes)
-        sums = exps.sum(axis=1, keepdims=True)
-        log_sums = xp.log(sums)
-        if targets.ndim == 1 and self.label_smoothing == 0.0:
-            # -log softmax(z)[y] = log(sum exp(z - max)) - (z[y] - max): only the picked logits are needed
-            picked = outputs[self._rows(len(targets)), targets]
-            total = float(log_sums.sum()) - float((picked - maxes[:, 0]).sum())
-        else:
-            log_probs = outputs - maxes - log_sums
-            total = -float((self._smoothed(targets, outputs) * log_probs).sum())
-        exps /= sums
-        self._probs, self._targets = exps, targets
         self._divisor = self._scale(outputs, per_element=False)
-        return total / self._divisor
+        self._targets = targets
+        if targets.ndim == 1 and self.label_smoothing == 0.0:
+            # The common case in one kernel pass: loss and gradient (`kernels.losses`).
+            self._grad = self._buffer(outputs)
+            return kernels.ops.softmax_xent(outputs, targets, self._divisor, self._grad) / self._divisor
+        maxes = outputs.max(axis=1, keepdims=True)
+        log_probs = outputs - maxes
+        log_probs -= xp.log(xp.exp(log_probs).sum(axis=1, keepdims=True))
+        dense = self._smoothed(targets, outputs)
+        self._grad = xp.exp(log_probs)
+        self._grad -= dense
+        self._grad *= self._grad.dtype.type(1.0 / self._divisor)
+        return -float((dense * log_probs).sum()) / self._divisor
 
-    def _rows(self, n: int):
-        """0..n-1, cached: the row index that picks each sample's target logit."""
-        rows = getattr(self, "_row_index", None)
-        if rows is None or len(rows) != n:
-            rows = self._row_index = xp.arange(n)
-        return rows
+    def _buffer(self, outputs):
+        """The gradient's array, reused from step to step while the batch shape stays."""
+        grad = getattr(self, "_grad", None)
+        if grad is None or grad.shape != outputs.shape or grad.dtype != outputs.dtype:
+            grad = xp.empty_like(outputs)
+        return grad
 
     def _smoothed(self, targets, outputs):
         dense = self._dense(targets, outputs)
@@ -115,14 +115,8 @@ class SoftmaxCrossEntropy(Loss):
         return dense
 
     def backward(self):
-        grad = self._probs
-        if self._targets.ndim == 1 and self.label_smoothing == 0.0:
-            grad[self._rows(len(self._targets)), self._targets] -= 1.0
-        else:
-            grad -= self._smoothed(self._targets, grad)
-        if self._divisor != 1.0:
-            grad *= grad.dtype.type(1.0 / self._divisor)
-        return grad
+        """(softmax(z) - targets) / divisor (batch, classes), computed by the forward."""
+        return self._grad
 
 
 class ClippedProbabilityLoss(Loss):

@@ -19,20 +19,16 @@ torch step for step:
 `clipnorm` rescales all gradients together when their global L2 norm exceeds
 it (torch.nn.utils.clip_grad_norm_: factor clipnorm / (norm + 1e-6)).
 
-A step, as a training loop drives it:
-
-    scale = optimizer.begin_step()      # lr from a per-step schedule; the factor the gradients should carry
-    ...backward pass, with the loss gradient multiplied by `scale`...
-    optimizer.update(params, grads)     # grads hold scale x the true gradients
-
-`scale` is 1.0 except for SGD's prescaled fast path (see `SGD`). Outside a training
-loop, `optimizer.step(params, grads)` takes true gradients and does both halves.
+A step: `optimizer.step(params, grads)` with the true gradients. Each rule runs as
+one kernel over the whole flat buffer (`barenet.kernels.updates`: the NumPy
+reference and the fused loop side by side).
 """
 
 from __future__ import annotations
 
 import math
 
+from .. import kernels
 from ..backend import xp
 from ..errors import ConfigError
 from ..registry import build
@@ -56,55 +52,30 @@ class Optimizer:
         self.clipnorm = None if clipnorm is None else _check_nonnegative("clipnorm", clipnorm)
         self.iterations = 0
         self.state: list[dict] = []
-        self.grad_scale = 1.0  # what the gradients of the step in progress carry (set by begin_step)
-        self._scratch: list = []  # one work array per parameter, so steps allocate nothing
 
     def set_lr(self, epoch: int) -> float:
         """At the start of an epoch: set `lr` from the schedule (per-epoch schedules); returns it."""
         self.lr = self.schedule(epoch if self.schedule.per == "epoch" else self.iterations)
         return self.lr
 
-    def begin_step(self, prescaled: bool = True) -> float:
-        """Start a step: set `lr` from a per-step schedule; return the factor the gradients should carry.
-
-        1.0 asks for the true gradients. An optimizer with a prescaled fast path may ask for
-        another factor when `prescaled` is True (the caller can deliver gradients so scaled,
-        e.g. by multiplying the small loss gradient before the backward pass).
-        """
+    def step(self, params: list, grads: list) -> None:
+        """Update every array in `params` in place from its gradient in `grads` (which may be overwritten)."""
         if self.schedule.per == "step":
             self.lr = self.schedule(self.iterations)
-        self.grad_scale = self._prescale() if prescaled else 1.0
-        return self.grad_scale
-
-    def update(self, params: list, grads: list) -> None:
-        """Finish the step `begin_step` started: update every array in `params` in place.
-
-        `grads` hold the gradients times the factor `begin_step` returned; they may be overwritten.
-        """
+        params, grads = [_flat(p) for p in params], [_flat(g) for g in grads]
         if not self.state:
             self.state = [self._new_state(p) for p in params]
         self.iterations += 1
         if self.clipnorm is not None:
             clip_by_global_norm(grads, self.clipnorm)
-        if len(self._scratch) != len(params):
-            self._scratch = [xp.empty_like(p) for p in params]
-        for param, grad, state, scratch in zip(params, grads, self.state, self._scratch):
-            self._update(param, grad, state, scratch)
-
-    def step(self, params: list, grads: list) -> None:
-        """One whole step from true gradients (for use outside a training loop)."""
-        self.begin_step(prescaled=False)
-        self.update(params, grads)
-
-    def _prescale(self) -> float:
-        """The gradient factor this optimizer's fast path wants for the coming step (1.0: none)."""
-        return 1.0
+        for param, grad, state in zip(params, grads, self.state):
+            self._update(param, grad, state)
 
     def _new_state(self, param) -> dict:
         return {}
 
-    def _update(self, param, grad, state, scratch) -> None:
-        """Update `param` in place. `grad` may be overwritten; `scratch` is a work array of param's shape."""
+    def _update(self, param, grad, state) -> None:
+        """Update `param` (1-D) in place from `grad` (may be overwritten) and its `state` arrays."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -123,12 +94,28 @@ class Optimizer:
         scalars = state["scalars"]
         self.iterations, self.lr = int(scalars["iterations"]), float(scalars["lr"])
         self.schedule.load_state_dict(scalars.get("schedule", {}))
-        self.state = [self._new_state(p) for p in params]
+        self.state = [self._new_state(_flat(p)) for p in params]
         for i, flags in enumerate(scalars.get("flags", [])):
             self.state[i].update(flags)
         for key, value in state["arrays"].items():
             index, name = key.split(".", 1)
             self.state[int(index)][name] = xp.array(value, dtype=params[int(index)].dtype)
+        for slot in self.state:
+            _unfold_velocity(slot)
+
+
+def _flat(array):
+    """A 1-D view of `array` (the kernels loop over one index); the array must be contiguous."""
+    if not array.flags.c_contiguous:
+        raise ConfigError("optimizers update contiguous arrays in place: pass np.ascontiguousarray(...) ones")
+    return array.reshape(-1)
+
+
+def _unfold_velocity(state: dict) -> None:
+    """Checkpoints written before the fused kernels kept SGD's velocity as lr x v ("velocity_scale")."""
+    scale = state.pop("velocity_scale", 1.0)
+    if scale not in (0.0, 1.0) and "velocity" in state:
+        state["velocity"] /= state["velocity"].dtype.type(scale)
 
 
 def clip_by_global_norm(grads: list, max_norm: float) -> float:
@@ -142,22 +129,12 @@ def clip_by_global_norm(grads: list, max_norm: float) -> float:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay.
-
-    Prescaled fast path (`prescaled=True`, the default): plain SGD (no weight decay,
-    Nesterov, dampening or clipping, lr > 0) asks for gradients already multiplied by
-    lr, g' = lr g, and stores its velocity as u = lr v. The update p -= lr v is then
-    p -= u, with u = mu (lr / lr_prev) u + g': three passes over memory per step
-    (u *= c, u += g', p -= u) instead of four, and no scratch array; the update is
-    memory-bound, so that is most of its cost. `velocity_scale` in the state records
-    which lr the stored velocity carries, so a resumed run continues bit for bit.
-    Every step runs the same update; only the factor its inputs carry differs.
-    """
+    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay."""
 
     name = "sgd"
 
     def __init__(self, lr=0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, dampening: float = 0.0, clipnorm=None, prescaled: bool = True):
+                 weight_decay: float = 0.0, dampening: float = 0.0, clipnorm=None):
         super().__init__(lr, clipnorm)
         self.momentum = _check_nonnegative("momentum", momentum)
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
@@ -165,47 +142,18 @@ class SGD(Optimizer):
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
-        self.prescaled = bool(prescaled)
-
-    def _prescale(self) -> float:
-        plain = not (self.nesterov or self.weight_decay or self.dampening or self.clipnorm is not None)
-        return self.lr if self.prescaled and plain and self.lr > 0 else 1.0
 
     def _new_state(self, param):
-        return {"velocity": xp.zeros_like(param), "velocity_scale": 1.0} if self.momentum else {}
+        return {"velocity": xp.zeros_like(param)} if self.momentum else {}
 
-    def _update(self, param, grad, state, scratch):
-        """`grad` holds s g (s = grad_scale); the velocity is stored as s v; p -= (lr / s) * direction."""
-        dtype, scale = param.dtype.type, self.grad_scale
-        if self.weight_decay:
-            grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
-        direction = grad
-        if self.momentum:
-            direction = self._velocity(grad, state, scratch, scale)
-            if self.nesterov:
-                direction = xp.multiply(direction, dtype(self.momentum), out=scratch)
-                direction += grad
-        if scale == self.lr:
-            param -= direction
-        else:
-            param -= xp.multiply(direction, dtype(self.lr / scale), out=scratch)
-
-    def _velocity(self, grad, state, scratch, scale: float):
-        """v = mu v + (1 - dampening) g, kept as `scale` x v (torch starts it at the first gradient, undamped)."""
-        velocity, dtype = state["velocity"], grad.dtype.type
-        if self.iterations == 1:
-            velocity[...] = grad
-        else:
-            previous = state["velocity_scale"]
-            velocity *= dtype(self.momentum if scale == previous else self.momentum * scale / previous)
-            velocity += xp.multiply(grad, dtype(1 - self.dampening), out=scratch) if self.dampening else grad
-        state["velocity_scale"] = scale
-        return velocity
+    def _update(self, param, grad, state):
+        velocity = state.get("velocity", param[:0])
+        kernels.ops.sgd(param, grad, velocity, self.lr, self.momentum, self.dampening, self.nesterov,
+                        self.weight_decay, self.iterations == 1)
 
     def get_config(self):
-        config = {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
-                  "weight_decay": self.weight_decay, "dampening": self.dampening}
-        return config if self.prescaled else {**config, "prescaled": False}
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay, "dampening": self.dampening}
 
 
 class Adam(Optimizer):
@@ -228,27 +176,9 @@ class Adam(Optimizer):
     def _new_state(self, param):
         return {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
 
-    def _update(self, param, grad, state, scratch):
-        t, dtype = self.iterations, param.dtype.type
-        if self.weight_decay:
-            if self.decoupled:
-                param *= dtype(1.0 - self.lr * self.weight_decay)
-            else:
-                grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
-        m, v = state["m"], state["v"]
-        m *= dtype(self.beta1)
-        m += xp.multiply(grad, dtype(1.0 - self.beta1), out=scratch)
-        v *= dtype(self.beta2)
-        xp.multiply(grad, grad, out=scratch)
-        scratch *= dtype(1.0 - self.beta2)
-        v += scratch
-        step_size = self.lr / (1.0 - self.beta1 ** t)
-        denom = xp.sqrt(v, out=scratch)
-        denom /= dtype(math.sqrt(1.0 - self.beta2 ** t))
-        denom += dtype(self.eps)
-        xp.divide(m, denom, out=scratch)
-        scratch *= dtype(step_size)
-        param -= scratch
+    def _update(self, param, grad, state):
+        kernels.ops.adam(param, grad, state["m"], state["v"], self.lr, self.beta1, self.beta2, self.eps,
+                         self.weight_decay, self.decoupled, self.iterations)
 
     def get_config(self):
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
@@ -288,27 +218,11 @@ class RMSprop(Optimizer):
             state["grad_avg"] = xp.zeros_like(param)
         return state
 
-    def _update(self, param, grad, state, scratch):
-        dtype = param.dtype.type
-        if self.weight_decay:
-            grad += xp.multiply(param, dtype(self.weight_decay), out=scratch)
-        square_avg = state["square_avg"]
-        square_avg *= dtype(self.alpha)
-        square_avg += dtype(1.0 - self.alpha) * grad * grad
-        if self.centered:
-            grad_avg = state["grad_avg"]
-            grad_avg *= dtype(self.alpha)
-            grad_avg += dtype(1.0 - self.alpha) * grad
-            denom = xp.sqrt(square_avg - grad_avg * grad_avg) + dtype(self.eps)
-        else:
-            denom = xp.sqrt(square_avg) + dtype(self.eps)
-        if self.momentum:
-            buf = state["momentum_buffer"]
-            buf *= dtype(self.momentum)
-            buf += grad / denom
-            param -= dtype(self.lr) * buf
-        else:
-            param -= dtype(self.lr) * (grad / denom)
+    def _update(self, param, grad, state):
+        empty = param[:0]
+        kernels.ops.rmsprop(param, grad, state["square_avg"], state.get("grad_avg", empty),
+                            state.get("momentum_buffer", empty), self.lr, self.alpha, self.eps, self.momentum,
+                            self.centered, self.weight_decay)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,

@@ -7,12 +7,12 @@
 
 An epoch: the learning rate for the epoch, a permutation from the model's generator,
 then per batch
-    1. pixels to floats (uint8 batches only; `data.transforms.scale`, the one place),
-    2. one optimizer handshake: `begin_step()` sets a per-step learning rate and names
-       the factor the step's gradients should carry,
-    3. forward to the loss, loss, loss gradient (times that factor), backward,
-    4. `optimizer.update`, then the layers' constraints (max-norm),
-    5. callbacks that want it get a `Step` (loss, batch, step number, true gradients);
+    1. the batch's rows gathered as floats (uint8 pixels scaled in the same pass:
+       `data.transforms.gather`),
+    2. forward to the loss, loss and its gradient, backward,
+    3. `optimizer.step` (one fused kernel over the flat buffer), then the layers'
+       constraints (max-norm),
+    4. callbacks that want it get a `Step` (loss, batch, step number, gradients);
 then validation, the schedule's observation of the epoch's metrics, and the callbacks.
 """
 
@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..backend import xp
-from ..data.transforms import to_floats
+from ..data.transforms import gather
 from ..errors import ConfigError, TrainingDiverged
 from . import inputs
 from .callbacks import Callback, History, Step, wants_steps
@@ -156,10 +156,9 @@ class Trainer:
         total_loss, correct = 0.0, 0
         for batch, begin in enumerate(range(0, n, batch_size)):
             if batch >= steps_left:
-                self._unscale_gradients()
                 return None
             index = order[begin:begin + batch_size] if order is not None else slice(begin, begin + batch_size)
-            x_batch, y_batch = to_floats(x[index], model.dtype), y[index]
+            x_batch, y_batch = gather(x, index, model.dtype), y[index]
             loss, outputs, gradients = self._step(x_batch, y_batch, needs_gradients)
             if not math.isfinite(loss):
                 self._diverged(loss, batch, start_weights)
@@ -169,30 +168,18 @@ class Trainer:
                 step = Step(model.optimizer.iterations, epoch, batch, loss, len(y_batch), x_batch, y_batch, gradients)
                 for callback in watchers:
                     callback.on_step_end(step)
-        self._unscale_gradients()
         return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
 
     def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
-        """Forward, backward, update: (loss, outputs the loss saw, true gradients if a callback needs them)."""
-        model, optimizer = self.model, self.model.optimizer
-        grad_scale = optimizer.begin_step()
+        """Forward, backward, update: (loss, outputs the loss saw, gradients if a callback needs them)."""
+        model = self.model
         outputs = model.forward_to_loss(x_batch)
         loss = model.loss.forward(outputs, y_batch)
-        grad_out = model.loss.backward()
-        if grad_scale != 1.0:  # the optimizer's prescaled fast path: backward is linear, every gradient scales
-            grad_out *= grad_out.dtype.type(grad_scale)
-        model.backward(grad_out)
-        gradients = [g / g.dtype.type(grad_scale) for g in model.parameters()[1]] if needs_gradients else None
-        optimizer.update(*model.optimizer_slots)
+        model.backward(model.loss.backward())
+        gradients = [g.copy() for g in model.parameters()[1]] if needs_gradients else None
+        model.optimizer.step(*model.optimizer_slots)
         model.apply_constraints()
         return loss, outputs, gradients
-
-    def _unscale_gradients(self) -> None:
-        """Leave the model's gradient buffers holding true gradients (the last step's) between epochs."""
-        scale = self.model.optimizer.grad_scale
-        if scale != 1.0:
-            self.model.flat_grads *= self.model.flat_grads.dtype.type(1.0 / scale)
-            self.model.optimizer.grad_scale = 1.0
 
     def _diverged(self, loss: float, batch: int, start_weights) -> None:
         self.model.flat_params[...] = start_weights

@@ -1,0 +1,105 @@
+"""Kernels: the element-wise work of a training step, each written twice.
+
+A step's matrix products go to BLAS. Everything between them (bias add and
+activation, the activation's derivative and the bias gradient, the softmax
+cross-entropy gradient, dropout, the optimizer update, turning a uint8 batch into
+floats) is element-wise work that NumPy does as one pass over memory per
+operation, on one thread. Each such operation is written here twice, side by side
+in the module named for its concept:
+
+    name(...)         the reference, in plain NumPy: where the maths is read
+    name_fused(...)   the same maths as explicit loops, compiled by numba into
+                      one pass over memory; must equal the reference (float32 to
+                      rounding, float64 to 1e-12), which the tests check
+
+Callers never choose: they call `kernels.ops.name(...)`, and `ops` is whichever
+set is active. The fused set is the default when numba is installed (it is a
+dependency); `BARENET_KERNELS=numpy` or `kernels.use("numpy")` selects the
+reference. The fused loops compile on first use and are cached on disk
+(numba's `cache=True`), so only the first run after an install pays for it.
+
+    from barenet import kernels
+    kernels.use("numpy")            # the readable path, e.g. to step through it
+    with kernels.using("fused"):    # a block of code on the fused path
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+from ..errors import ConfigError, warn
+from . import activations, batches, dropout, losses, updates
+
+MODULES = (activations, batches, dropout, losses, updates)
+CHOICES = ("fused", "numpy")
+ENVIRONMENT = "BARENET_KERNELS"
+
+ops: SimpleNamespace  # the active set, bound by `use` (on first access: see __getattr__)
+active: str           # its name: "fused" or "numpy"
+_compiled: SimpleNamespace | None = None
+
+
+def reference() -> SimpleNamespace:
+    """The NumPy implementations, by name."""
+    return SimpleNamespace(**{name: pair[0] for module in MODULES for name, pair in module.KERNELS.items()})
+
+
+def fused() -> SimpleNamespace:
+    """The numba-compiled implementations, by name (compiled lazily, on first call of each)."""
+    global _compiled
+    if _compiled is None:
+        import numba  # imported here: `barenet --help` and the NumPy path never pay for it
+
+        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+        _compiled = SimpleNamespace(**{name: jit(pair[1]) for module in MODULES
+                                       for name, pair in module.KERNELS.items()})
+    return _compiled
+
+
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def use(name: str) -> str:
+    """Make `name` ("fused" or "numpy") the active kernel set; returns the previous one's name."""
+    global ops, active
+    if name not in CHOICES:
+        raise ConfigError(f"unknown kernels {name!r}: use 'fused' or 'numpy' (e.g. {ENVIRONMENT}=numpy)")
+    previous = globals().get("active", "")
+    if name == "fused" and not numba_available():
+        warn("numba is not installed, so barenet runs its NumPy reference kernels (slower): "
+             "pip install numba")
+        name = "numpy"
+    ops, active = (fused() if name == "fused" else reference()), name
+    return previous
+
+
+@contextmanager
+def using(name: str) -> Iterator[SimpleNamespace]:
+    """Run a block with the kernel set `name` active, then restore the previous one."""
+    previous = use(name)
+    try:
+        yield ops
+    finally:
+        use(previous or _default())
+
+
+def _default() -> str:
+    choice = os.environ.get(ENVIRONMENT, "fused").strip().lower() or "fused"
+    return "numpy" if choice in ("numpy", "reference") else choice
+
+
+def __getattr__(name: str):
+    """`ops` and `active` are bound on first access, so importing barenet never imports numba."""
+    if name in ("ops", "active"):
+        use(_default())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,44 @@
+"""Inverted dropout: zero a unit with probability `rate`, scale the survivors by 1 / (1 - rate).
+
+    forward    keep = uniform >= rate;   out = x * keep * scale      scale = 1 / (1 - rate)
+    backward   grad_in = grad_out * keep * scale
+
+The uniform draws come from the model's NumPy generator (the same stream on
+every path). Shapes: x, uniform, keep, out, grad_out, grad_in all (batch, units);
+keep is boolean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dropout_forward(x, uniform, rate: float, scale: float, keep, out) -> None:
+    np.greater_equal(uniform, rate, out=keep)
+    np.multiply(x, keep, out=out)
+    out *= out.dtype.type(scale)
+
+
+def dropout_forward_fused(x, uniform, rate, scale, keep, out):
+    rows, units = x.shape
+    for i in range(rows):
+        for j in range(units):
+            kept = uniform[i, j] >= rate
+            keep[i, j] = kept
+            out[i, j] = x[i, j] * scale if kept else 0.0
+
+
+def dropout_backward(grad_out, keep, scale: float, grad_in) -> None:
+    np.multiply(grad_out, keep, out=grad_in)
+    grad_in *= grad_in.dtype.type(scale)
+
+
+def dropout_backward_fused(grad_out, keep, scale, grad_in):
+    rows, units = grad_out.shape
+    for i in range(rows):
+        for j in range(units):
+            grad_in[i, j] = grad_out[i, j] * scale if keep[i, j] else 0.0
+
+
+KERNELS = {"dropout_forward": (dropout_forward, dropout_forward_fused),
+           "dropout_backward": (dropout_backward, dropout_backward_fused)}

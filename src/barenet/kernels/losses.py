@@ -1,0 +1,54 @@
+"""Softmax cross-entropy of logits against class ids: the loss and its gradient in one pass.
+
+For a row of logits z and its class y (Nielsen's "delta" of the softmax output layer):
+
+    loss_i = log(sum_k exp(z_k - m)) - (z_y - m)      m = max_k z_k, so exp never overflows
+    grad   = (softmax(z) - onehot(y)) / divisor       divisor: batch size ("mean") or 1 ("sum")
+
+Shapes: logits, grad (batch, classes); targets (batch,) integer class ids.
+Returns the summed loss of the batch (a float); `grad` is written in place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def softmax_xent(logits, targets, divisor: float, grad) -> float:
+    maxes = logits.max(axis=1, keepdims=True)
+    np.subtract(logits, maxes, out=grad)
+    np.exp(grad, out=grad)
+    sums = grad.sum(axis=1, keepdims=True)
+    rows = np.arange(len(targets))
+    total = float(np.log(sums).sum()) - float((logits[rows, targets] - maxes[:, 0]).sum())
+    grad /= sums
+    grad[rows, targets] -= 1.0
+    if divisor != 1.0:
+        grad *= grad.dtype.type(1.0 / divisor)
+    return total
+
+
+def softmax_xent_fused(logits, targets, divisor, grad):
+    rows, classes = logits.shape
+    total = 0.0
+    inverse = 1.0 / divisor
+    for i in range(rows):
+        top = logits[i, 0]
+        for k in range(1, classes):
+            top = max(top, logits[i, k])
+        norm = 0.0
+        for k in range(classes):
+            e = math.exp(logits[i, k] - top)
+            grad[i, k] = e
+            norm += e
+        total += math.log(norm) - (logits[i, targets[i]] - top)
+        scale = inverse / norm
+        for k in range(classes):
+            grad[i, k] = grad[i, k] * scale
+        grad[i, targets[i]] -= inverse
+    return total
+
+
+KERNELS = {"softmax_xent": (softmax_xent, softmax_xent_fused)}

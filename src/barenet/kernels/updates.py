@@ -1,0 +1,120 @@
+"""Optimizer updates over a flat parameter buffer: every rule in one pass over memory.
+
+The rules are PyTorch's (torch.optim), written per element; p, g and every state
+buffer are 1-D arrays of the same length, updated in place (g too: it may be
+overwritten). `first` is True on the optimizer's first step.
+
+    SGD       g += wd p
+              v = g on the first step, else mu v + (1 - dampening) g
+              p -= lr (g + mu v)   with Nesterov,   lr v with momentum,   lr g without
+    Adam      g += wd p  (L2; AdamW instead decays p *= 1 - lr wd before the update)
+              m = b1 m + (1 - b1) g;   s = b2 s + (1 - b2) g^2
+              p -= step m / (sqrt(s) / root2 + eps)      step = lr / (1 - b1^t), root2 = sqrt(1 - b2^t)
+    RMSprop   g += wd p;   s = a s + (1 - a) g^2;   c = a c + (1 - a) g  (centered only)
+              d = g / (sqrt(s - c^2 if centered else s) + eps)
+              p -= lr d,   or with momentum: u = mu u + d; p -= lr u
+
+NumPy needs three to eight passes for each of these; the fused loops need one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def sgd(p, g, v, lr: float, momentum: float, dampening: float, nesterov: bool, wd: float, first: bool) -> None:
+    dtype = p.dtype.type
+    if wd:
+        g += dtype(wd) * p
+    if momentum:
+        if first:
+            v[...] = g
+        else:
+            v *= dtype(momentum)
+            v += dtype(1.0 - dampening) * g if dampening else g
+        direction = g + dtype(momentum) * v if nesterov else v
+    else:
+        direction = g
+    p -= dtype(lr) * direction
+
+
+def sgd_fused(p, g, v, lr, momentum, dampening, nesterov, wd, first):
+    for i in range(p.size):
+        grad = g[i] + wd * p[i] if wd else g[i]
+        if momentum:
+            velocity = grad if first else momentum * v[i] + (1.0 - dampening) * grad
+            v[i] = velocity
+            p[i] -= lr * (grad + momentum * velocity if nesterov else velocity)
+        else:
+            p[i] -= lr * grad
+
+
+def adam(p, g, m, s, lr: float, beta1: float, beta2: float, eps: float, wd: float, decoupled: bool,
+         t: int) -> None:
+    dtype = p.dtype.type
+    if wd and decoupled:
+        p *= dtype(1.0 - lr * wd)
+    elif wd:
+        g += dtype(wd) * p
+    m *= dtype(beta1)
+    m += dtype(1.0 - beta1) * g
+    s *= dtype(beta2)
+    s += dtype(1.0 - beta2) * (g * g)
+    denom = np.sqrt(s) / dtype(math.sqrt(1.0 - beta2 ** t)) + dtype(eps)
+    p -= dtype(lr / (1.0 - beta1 ** t)) * (m / denom)
+
+
+def adam_fused(p, g, m, s, lr, beta1, beta2, eps, wd, decoupled, t):
+    step = lr / (1.0 - beta1 ** t)
+    root2 = math.sqrt(1.0 - beta2 ** t)
+    decay = 1.0 - lr * wd if decoupled else 1.0
+    l2 = 0.0 if decoupled else wd
+    for i in range(p.size):
+        grad = g[i] + l2 * p[i]
+        mean = beta1 * m[i] + (1.0 - beta1) * grad
+        square = beta2 * s[i] + (1.0 - beta2) * grad * grad
+        m[i] = mean
+        s[i] = square
+        p[i] = p[i] * decay - step * mean / (math.sqrt(square) / root2 + eps)
+
+
+def rmsprop(p, g, s, c, u, lr: float, alpha: float, eps: float, momentum: float, centered: bool,
+            wd: float) -> None:
+    dtype = p.dtype.type
+    if wd:
+        g += dtype(wd) * p
+    s *= dtype(alpha)
+    s += dtype(1.0 - alpha) * g * g
+    if centered:
+        c *= dtype(alpha)
+        c += dtype(1.0 - alpha) * g
+        denom = np.sqrt(s - c * c) + dtype(eps)
+    else:
+        denom = np.sqrt(s) + dtype(eps)
+    if momentum:
+        u *= dtype(momentum)
+        u += g / denom
+        p -= dtype(lr) * u
+    else:
+        p -= dtype(lr) * (g / denom)
+
+
+def rmsprop_fused(p, g, s, c, u, lr, alpha, eps, momentum, centered, wd):
+    for i in range(p.size):
+        grad = g[i] + wd * p[i] if wd else g[i]
+        square = alpha * s[i] + (1.0 - alpha) * grad * grad
+        s[i] = square
+        if centered:
+            mean = alpha * c[i] + (1.0 - alpha) * grad
+            c[i] = mean
+            square = square - mean * mean
+        direction = grad / (math.sqrt(square) + eps)
+        if momentum:
+            direction = momentum * u[i] + direction
+            u[i] = direction
+        p[i] -= lr * direction
+
+
+KERNELS = {"sgd": (sgd, sgd_fused), "adam": (adam, adam_fused), "rmsprop": (rmsprop, rmsprop_fused)}

@@ -1,0 +1,177 @@
+"""Every fused (numba) kernel equals its NumPy reference: float32 to rounding (a few ulps of O(1) values),
+float64 to 1e-12.
+
+The fused set is the default path; the reference is where the maths is read. Both
+sets run every gradient check (the `kernel_set` fixture in test_layers, test_losses,
+test_optimizers); here each kernel is compared directly, and whole models trained
+on both paths are compared step for step.
+"""
+
+import numpy as np
+import pytest
+
+import barenet as bn
+from barenet import kernels
+from barenet.kernels import activations
+from barenet.nn import fusion, layers
+from helpers import numeric_gradient, relative_error
+
+REFERENCE, FUSED = kernels.reference(), kernels.fused()
+TOLERANCE = {np.float32: {"rtol": 4e-6, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}
+DTYPES = [np.float32, np.float64]
+ACTIVATIONS = list(activations.CODES.values())
+
+
+def both(name, *arrays_and_scalars, compare):
+    """Run kernel `name` on copies of the arguments with each set; compare the argument indices given."""
+    results = []
+    for impl in (REFERENCE, FUSED):
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in arrays_and_scalars]
+        value = getattr(impl, name)(*args)
+        results.append((value, [args[i] for i in compare]))
+    return results
+
+
+def assert_close(reference, fused, dtype):
+    for want, got in zip(reference, fused):
+        if want.dtype == bool:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("shape", [(1, 7), (33, 50)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_bias_act_and_its_backward(dtype, act, shape, bias):
+    rng = np.random.default_rng(act)
+    y = (rng.standard_normal(shape) * 3).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(dtype) if bias else np.empty(0, dtype)
+    alpha = dtype(0.1)
+    (_, ref), (_, got) = both("bias_act", y, b, act, alpha, compare=[0])
+    assert_close(ref, got, dtype)
+    out, grad_out = ref[0], rng.standard_normal(shape).astype(dtype)
+    grad_b = np.zeros(shape[1], dtype) if bias else np.empty(0, dtype)
+    (_, ref), (_, got) = both("act_backward", grad_out, out, act, alpha, np.empty_like(out), grad_b,
+                              compare=[4, 5])
+    assert_close(ref, got, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("divisor", [1.0, 17.0])
+def test_softmax_cross_entropy_loss_and_gradient(dtype, divisor):
+    rng = np.random.default_rng(2)
+    logits = (rng.standard_normal((17, 10)) * 30).astype(dtype)  # large logits: the max shift matters
+    targets = rng.integers(0, 10, 17)
+    (ref_loss, ref), (got_loss, got) = both("softmax_xent", logits, targets, divisor, np.empty_like(logits),
+                                            compare=[3])
+    assert_close(ref, got, dtype)
+    assert got_loss == pytest.approx(ref_loss, rel=TOLERANCE[dtype]["rtol"] * 10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_forward_and_backward(dtype):
+    rng = np.random.default_rng(3)
+    x, uniform = rng.standard_normal((9, 40)).astype(dtype), rng.random((9, 40), dtype=dtype)
+    rate, scale = dtype(0.3), dtype(1 / 0.7)
+    (_, ref), (_, got) = both("dropout_forward", x, uniform, rate, scale, np.empty(x.shape, bool),
+                              np.empty_like(x), compare=[4, 5])
+    assert_close(ref, got, dtype)
+    keep = ref[0]
+    (_, ref), (_, got) = both("dropout_backward", x, keep, scale, np.empty_like(x), compare=[3])
+    assert_close(ref, got, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gather_scaled_matches_scaling_the_picked_rows(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, (50, 784), dtype=np.uint8)
+    index = rng.permutation(50)[:13]
+    (_, ref), (_, got) = both("gather_scaled", x, index, dtype(1 / 255), np.empty((13, 784), dtype), compare=[3])
+    np.testing.assert_array_equal(got[0], ref[0])  # a cast and one multiply: exactly the same
+    np.testing.assert_array_equal(ref[0], bn.data.transforms.scale(x[index], dtype))
+
+
+UPDATES = {
+    "sgd": [dict(momentum=0.0, dampening=0.0, nesterov=False, wd=0.0), dict(momentum=0.9, dampening=0.0,
+            nesterov=True, wd=1e-3), dict(momentum=0.9, dampening=0.5, nesterov=False, wd=0.0)],
+    "adam": [dict(wd=0.0, decoupled=False), dict(wd=0.01, decoupled=False), dict(wd=0.01, decoupled=True)],
+    "rmsprop": [dict(momentum=0.0, centered=False, wd=0.0), dict(momentum=0.9, centered=True, wd=1e-3)],
+}
+
+
+def update_args(name, options, p, g, state, step):
+    if name == "sgd":
+        return (p, g, state[0], 0.05, options["momentum"], options["dampening"], options["nesterov"],
+                options["wd"], step == 1)
+    if name == "adam":
+        return (p, g, state[0], state[1], 0.01, 0.9, 0.999, 1e-8, options["wd"], options["decoupled"], step)
+    return (p, g, state[0], state[1], state[2], 0.01, 0.99, 1e-8, options["momentum"], options["centered"],
+            options["wd"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,options", [(n, o) for n, opts in UPDATES.items() for o in opts])
+def test_optimizer_updates_over_several_steps(dtype, name, options):
+    rng = np.random.default_rng(5)
+    start = rng.standard_normal(1001).astype(dtype)
+    results = []
+    for impl in (REFERENCE, FUSED):
+        p, state = start.copy(), [np.zeros_like(start) for _ in range(3)]
+        for step in range(1, 6):
+            g = np.random.default_rng(step).standard_normal(1001).astype(dtype)
+            getattr(impl, name)(*update_args(name, options, p, g, state, step))
+        results.append([p, *state])
+    assert_close(results[0], results[1], dtype)
+
+
+@pytest.mark.parametrize("kind", ["relu", "leaky_relu", "sigmoid", "tanh", None])
+def test_fused_dense_activation_gradients(kernel_set, kind):
+    """The block's backward against central differences of sum(block(x) * weights), float64."""
+    rng = np.random.default_rng(6)
+    dense = layers.Dense(6, 5)
+    dense.build(rng, np.float64)
+    chain = fusion.fuse([dense] + ([layers.activation(kind)] if kind else []))
+    (block,) = chain
+    x, weights = rng.standard_normal((4, 6)), rng.standard_normal((4, 5))
+
+    def loss():
+        return float((block.forward(x, training=True) * weights).sum())
+
+    loss()
+    grad_in = np.array(block.backward(weights.copy()), copy=True)
+    analytic = {k: g.copy() for k, g in block.grads.items()}
+    assert relative_error(grad_in, numeric_gradient(loss, x)) < 1e-6
+    for key, param in block.params.items():
+        assert relative_error(analytic[key], numeric_gradient(loss, param)) < 1e-6, key
+
+
+def test_fuse_keeps_what_it_cannot_fuse():
+    chain = [layers.Dense(4, 3), layers.LeakyReLU(-0.5), layers.Dense(3, 3), layers.Dropout(0.2),
+             layers.ReLU(), layers.Dense(3, 2), layers.Softmax()]
+    kinds = [type(layer).__name__ for layer in fusion.fuse(chain)]
+    assert kinds == ["DenseActivation", "LeakyReLU", "DenseActivation", "Dropout", "ReLU", "DenseActivation",
+                     "Softmax"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True},
+                                       {"name": "adam", "lr": 0.003}, {"name": "rmsprop", "lr": 0.001}])
+def test_training_on_both_kernel_sets_agrees(dtype, optimizer):
+    rng = np.random.default_rng(7)
+    x, y = rng.integers(0, 256, (96, 30), dtype=np.uint8), rng.integers(0, 4, 96)
+    weights = []
+    for name in ("numpy", "fused"):
+        with kernels.using(name):
+            model = bn.MLP([30, 16, 12, 4], activation=["relu", "tanh"], dropout=0.2, seed=1, dtype=dtype)
+            model.compile(optimizer=optimizer).fit(x, y, epochs=2, batch_size=16)
+            weights.append(model.get_weights())
+    tolerance = {"rtol": 2e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    for want, got in zip(*weights):
+        np.testing.assert_allclose(got, want, **tolerance)
+
+
+def test_unknown_kernel_set_is_a_config_error():
+    with pytest.raises(bn.errors.ConfigError, match="fused' or 'numpy"):
+        kernels.use("cuda")
