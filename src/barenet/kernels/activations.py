@@ -45,21 +45,30 @@ def bias_act(y, b, act: int, alpha: float) -> None:
 
 
 def bias_act_fused(y, b, act, alpha):
+    # One loop per activation, the branch outside it, and every constant in y's dtype:
+    # that is what lets the compiler vectorise the loops (a branch or a float64 constant inside stops it).
+    dtype = y.dtype.type
+    zero, one, alpha = dtype(0.0), dtype(1.0), dtype(alpha)
     rows, units = y.shape
     with_bias = b.size > 0
     for i in range(rows):
-        for j in range(units):
-            v = y[i, j] + b[j] if with_bias else y[i, j]
-            if act == RELU:
-                v = v if v > 0 else 0.0
-            elif act == LEAKY_RELU:
-                v = v if v > 0 else alpha * v
-            elif act == SIGMOID:
-                e = math.exp(-abs(v))
-                v = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-            elif act == TANH:
-                v = math.tanh(v)
-            y[i, j] = v
+        row = y[i]
+        if with_bias:
+            for j in range(units):
+                row[j] += b[j]
+        if act == RELU:
+            for j in range(units):
+                row[j] = row[j] if row[j] > zero else zero
+        elif act == LEAKY_RELU:
+            for j in range(units):
+                row[j] = row[j] if row[j] > zero else alpha * row[j]
+        elif act == SIGMOID:
+            for j in range(units):
+                e = math.exp(-abs(row[j]))
+                row[j] = one / (one + e) if row[j] >= zero else e / (one + e)
+        elif act == TANH:
+            for j in range(units):
+                row[j] = math.tanh(row[j])
 
 
 def act_backward(grad_out, y, act: int, alpha: float, grad_pre, grad_b) -> None:
@@ -78,26 +87,32 @@ def act_backward(grad_out, y, act: int, alpha: float, grad_pre, grad_b) -> None:
         grad_pre.sum(axis=0, out=grad_b)
 
 
-def act_backward_fused(grad_out, y, act, alpha, grad_pre, grad_b):
+def act_backward_fused(grad_out, y, act, alpha, grad_pre, grad_b):  # noqa: C901 (a loop per activation)
+    dtype = y.dtype.type
+    zero, one, alpha = dtype(0.0), dtype(1.0), dtype(alpha)
     rows, units = y.shape
-    with_bias = grad_b.size > 0
-    if with_bias:
-        grad_b[:] = 0.0
     for i in range(rows):
-        for j in range(units):
-            g = grad_out[i, j]
-            v = y[i, j]
-            if act == RELU:
-                g = g if v > 0 else 0.0
-            elif act == LEAKY_RELU:
-                g = g if v > 0 else alpha * g
-            elif act == SIGMOID:
-                g = g * (v * (1.0 - v))
-            elif act == TANH:
-                g = g * (1.0 - v * v)
-            grad_pre[i, j] = g
-            if with_bias:
-                grad_b[j] += g
+        g, v, out = grad_out[i], y[i], grad_pre[i]
+        if act == IDENTITY:
+            for j in range(units):
+                out[j] = g[j]
+        elif act == RELU:
+            for j in range(units):
+                out[j] = g[j] if v[j] > zero else zero
+        elif act == LEAKY_RELU:
+            for j in range(units):
+                out[j] = g[j] if v[j] > zero else alpha * g[j]
+        elif act == SIGMOID:
+            for j in range(units):
+                out[j] = g[j] * (v[j] * (one - v[j]))
+        elif act == TANH:
+            for j in range(units):
+                out[j] = g[j] * (one - v[j] * v[j])
+    if grad_b.size:  # rows added in order, as NumPy's sum over axis 0 adds them
+        grad_b[:] = zero
+        for i in range(rows):
+            for j in range(units):
+                grad_b[j] += grad_pre[i, j]
 
 
 KERNELS = {"bias_act": (bias_act, bias_act_fused), "act_backward": (act_backward, act_backward_fused)}

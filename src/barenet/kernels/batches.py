@@ -16,6 +16,7 @@ def gather_scaled(x, index, factor: float, out) -> None:
 
 
 def gather_scaled_fused(x, index, factor, out):
+    factor = out.dtype.type(factor)
     rows, features = out.shape
     for i in range(rows):
         source = index[i]

@@ -20,12 +20,14 @@ def dropout_forward(x, uniform, rate: float, scale: float, keep, out) -> None:
 
 
 def dropout_forward_fused(x, uniform, rate, scale, keep, out):
+    dtype = x.dtype.type
+    zero, scale, rate = dtype(0.0), dtype(scale), uniform.dtype.type(rate)
     rows, units = x.shape
     for i in range(rows):
         for j in range(units):
             kept = uniform[i, j] >= rate
             keep[i, j] = kept
-            out[i, j] = x[i, j] * scale if kept else 0.0
+            out[i, j] = x[i, j] * scale if kept else zero
 
 
 def dropout_backward(grad_out, keep, scale: float, grad_in) -> None:
@@ -34,10 +36,12 @@ def dropout_backward(grad_out, keep, scale: float, grad_in) -> None:
 
 
 def dropout_backward_fused(grad_out, keep, scale, grad_in):
+    dtype = grad_out.dtype.type
+    zero, scale = dtype(0.0), dtype(scale)
     rows, units = grad_out.shape
     for i in range(rows):
         for j in range(units):
-            grad_in[i, j] = grad_out[i, j] * scale if keep[i, j] else 0.0
+            grad_in[i, j] = grad_out[i, j] * scale if keep[i, j] else zero
 
 
 KERNELS = {"dropout_forward": (dropout_forward, dropout_forward_fused),

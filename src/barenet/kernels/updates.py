@@ -41,14 +41,34 @@ def sgd(p, g, v, lr: float, momentum: float, dampening: float, nesterov: bool, w
 
 
 def sgd_fused(p, g, v, lr, momentum, dampening, nesterov, wd, first):
-    for i in range(p.size):
-        grad = g[i] + wd * p[i] if wd else g[i]
-        if momentum:
-            velocity = grad if first else momentum * v[i] + (1.0 - dampening) * grad
+    # Constants in p's dtype and no branch inside a loop, so each loop vectorises.
+    dtype = p.dtype.type
+    lr, mu, wd, keep = dtype(lr), dtype(momentum), dtype(wd), dtype(1.0 - dampening)
+    n = p.size
+    if wd:
+        for i in range(n):
+            g[i] += wd * p[i]
+    if not momentum:
+        for i in range(n):
+            p[i] -= lr * g[i]
+    elif first and nesterov:
+        for i in range(n):
+            v[i] = g[i]
+            p[i] -= lr * (g[i] + mu * g[i])
+    elif first:
+        for i in range(n):
+            v[i] = g[i]
+            p[i] -= lr * g[i]
+    elif nesterov:
+        for i in range(n):
+            velocity = mu * v[i] + g[i]
             v[i] = velocity
-            p[i] -= lr * (grad + momentum * velocity if nesterov else velocity)
-        else:
-            p[i] -= lr * grad
+            p[i] -= lr * (g[i] + mu * velocity)
+    else:
+        for i in range(n):
+            velocity = mu * v[i] + keep * g[i]
+            v[i] = velocity
+            p[i] -= lr * velocity
 
 
 def adam(p, g, m, s, lr: float, beta1: float, beta2: float, eps: float, wd: float, decoupled: bool,
@@ -67,17 +87,18 @@ def adam(p, g, m, s, lr: float, beta1: float, beta2: float, eps: float, wd: floa
 
 
 def adam_fused(p, g, m, s, lr, beta1, beta2, eps, wd, decoupled, t):
-    step = lr / (1.0 - beta1 ** t)
-    root2 = math.sqrt(1.0 - beta2 ** t)
-    decay = 1.0 - lr * wd if decoupled else 1.0
-    l2 = 0.0 if decoupled else wd
+    dtype = p.dtype.type
+    step, root2 = dtype(lr / (1.0 - beta1 ** t)), dtype(math.sqrt(1.0 - beta2 ** t))
+    decay = dtype(1.0 - lr * wd) if decoupled else dtype(1.0)
+    l2 = dtype(0.0) if decoupled else dtype(wd)
+    b1, b2, c1, c2, eps = dtype(beta1), dtype(beta2), dtype(1.0 - beta1), dtype(1.0 - beta2), dtype(eps)
     for i in range(p.size):
         grad = g[i] + l2 * p[i]
-        mean = beta1 * m[i] + (1.0 - beta1) * grad
-        square = beta2 * s[i] + (1.0 - beta2) * grad * grad
+        mean = b1 * m[i] + c1 * grad
+        square = b2 * s[i] + c2 * (grad * grad)
         m[i] = mean
         s[i] = square
-        p[i] = p[i] * decay - step * mean / (math.sqrt(square) / root2 + eps)
+        p[i] = p[i] * decay - step * (mean / (math.sqrt(square) / root2 + eps))
 
 
 def rmsprop(p, g, s, c, u, lr: float, alpha: float, eps: float, momentum: float, centered: bool,
@@ -102,17 +123,19 @@ def rmsprop(p, g, s, c, u, lr: float, alpha: float, eps: float, momentum: float,
 
 
 def rmsprop_fused(p, g, s, c, u, lr, alpha, eps, momentum, centered, wd):
+    dtype = p.dtype.type
+    lr, a, keep, eps, mu, wd = dtype(lr), dtype(alpha), dtype(1.0 - alpha), dtype(eps), dtype(momentum), dtype(wd)
     for i in range(p.size):
-        grad = g[i] + wd * p[i] if wd else g[i]
-        square = alpha * s[i] + (1.0 - alpha) * grad * grad
+        grad = g[i] + wd * p[i]
+        square = a * s[i] + keep * grad * grad
         s[i] = square
         if centered:
-            mean = alpha * c[i] + (1.0 - alpha) * grad
+            mean = a * c[i] + keep * grad
             c[i] = mean
             square = square - mean * mean
         direction = grad / (math.sqrt(square) + eps)
         if momentum:
-            direction = momentum * u[i] + direction
+            direction = mu * u[i] + direction
             u[i] = direction
         p[i] -= lr * direction
 
