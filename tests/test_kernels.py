@@ -93,6 +93,15 @@ def test_gather_scaled_matches_scaling_the_picked_rows(dtype):
     np.testing.assert_array_equal(ref[0], bn.data.transforms.scale(x[index], dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_outer_product_of_one_sample(dtype):
+    rng = np.random.default_rng(8)
+    x, grad = rng.standard_normal((1, 37)).astype(dtype), rng.standard_normal((1, 11)).astype(dtype)
+    (_, ref), (_, got) = both("outer", x, grad, np.empty((37, 11), dtype), compare=[2])
+    np.testing.assert_array_equal(got[0], ref[0])  # one multiply per element: exactly equal
+    np.testing.assert_allclose(ref[0], x.T @ grad, **TOLERANCE[dtype])
+
+
 UPDATES = {
     "sgd": [dict(momentum=0.0, dampening=0.0, nesterov=False, wd=0.0), dict(momentum=0.9, dampening=0.0,
             nesterov=True, wd=1e-3), dict(momentum=0.9, dampening=0.5, nesterov=False, wd=0.0)],

@@ -32,9 +32,9 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 from ..errors import ConfigError, warn
-from . import activations, batches, dropout, losses, updates
+from . import activations, batches, dropout, losses, products, updates
 
-MODULES = (activations, batches, dropout, losses, updates)
+MODULES = (activations, batches, dropout, losses, products, updates)
 CHOICES = ("fused", "numpy")
 ENVIRONMENT = "BARENET_KERNELS"
 

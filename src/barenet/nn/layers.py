@@ -172,10 +172,8 @@ class Dense(Layer):
         if act != IDENTITY or self.use_bias:
             grad_b = self.grads["b"] if self.use_bias else y[0, :0]
             kernels.ops.act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
-        if x.shape[0] == 1:
-            # Per-sample SGD: the weight gradient is an outer product, which is
-            # several times faster than a GEMM with an inner dimension of 1.
-            xp.multiply(x.reshape(-1, 1), grad_pre, out=self.grads["W"])
+        if x.shape[0] == 1:  # per-sample SGD: a rank-1 outer product, far faster than a GEMM with inner size 1
+            kernels.ops.outer(x, grad_pre, self.grads["W"])
         else:
             xp.matmul(x.T, grad_pre, out=self.grads["W"])
         if grad_in is None:
