@@ -130,6 +130,26 @@ def gemm_gflops(sizes, batch, seconds=0.5) -> float:
     return flops * count / (time.perf_counter() - start) / 1e9
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
+def kernels_name() -> str:
+    try:
+        from barenet import kernels
+    except ImportError:  # a barenet from before the kernels layer
+        return "none (before barenet.kernels)"
+    return kernels.active
+
+
 def blas_report() -> dict:
     from threadpoolctl import threadpool_info
 
@@ -268,12 +288,14 @@ def main() -> None:
 
     import torch
 
-    print(f"barenet vs torch {torch.__version__}, {THREADS} threads, float32; NumPy {np.__version__}")
+    print(f"barenet vs torch {torch.__version__}, {THREADS} threads, float32; NumPy {np.__version__}; "
+          f"CPU {cpu_name()}; barenet kernels: {kernels_name()}")
     print(f"BLAS: {json.dumps(blas_report())}")
     print(f"torch: {torch.__config__.parallel_info().splitlines()[0]}; MKL: {torch.backends.mkl.is_available()}")
     rows = measure(networks, batches, repeats)
     if args.json:
-        Path(args.json).write_text(json.dumps({"blas": blas_report(), "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"blas": blas_report(), "cpu": cpu_name(), "kernels": kernels_name(),
+                                               "torch": torch.__version__, "rows": rows}, indent=2))
     if args.env == "both":
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         print("\n--- again without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE ---", flush=True)
