@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
+from barenet import kernels
 from barenet.errors import BarenetWarning, ConfigError, InputError, LabelError, ShapeError, TrainingDiverged
 from barenet.nn import layers
 from barenet.training.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint, StopAtTarget
@@ -15,8 +16,15 @@ TOL = 1e-6
 
 
 def check_network(model, x, y, loss="softmax_cross_entropy"):
-    """Every parameter gradient of a float64 network against central differences of the loss."""
+    """Every parameter gradient of a float64 network against central differences of the loss,
+    on the fused kernels and on the NumPy reference."""
     model.compile(loss=loss, optimizer="sgd")
+    for name in kernels.CHOICES:
+        with kernels.using(name):
+            check_network_gradients(model, x, y)
+
+
+def check_network_gradients(model, x, y):
     dropouts = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
 
     def fixed_masks():
