@@ -7,6 +7,10 @@ test_optimizers); here each kernel is compared directly, and whole models traine
 on both paths are compared step for step.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -184,3 +188,19 @@ def test_training_on_both_kernel_sets_agrees(dtype, optimizer):
 def test_unknown_kernel_set_is_a_config_error():
     with pytest.raises(bn.errors.ConfigError, match="fused' or 'numpy"):
         kernels.use("cuda")
+
+
+def test_a_bad_kernel_environment_is_one_line_before_any_work(tmp_path):
+    from clihelpers import assert_user_error, barenet, cli_env
+
+    result = barenet("train", "--epochs", "1", "--out", tmp_path / "run", env=cli_env(BARENET_KERNELS="cuda"))
+    assert_user_error(result, "BARENET_KERNELS='cuda'", "'fused' or 'numpy'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_environment_selects_the_reference():
+    script = "from barenet import kernels; print(kernels.active)"
+    for value, want in (("numpy", "numpy"), ("", "fused"), ("FUSED", "fused")):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                             env={**os.environ, "BARENET_KERNELS": value})
+        assert out.stdout.strip() == want

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import kernels
 from ..errors import BarenetError
 
 
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        kernels.requested()  # a bad BARENET_KERNELS stops here, before any output or run folder
         return int(args.func(args) or 0)
     except BarenetError as exc:
         print(f"barenet: error: {exc}", file=sys.stderr)

@@ -92,9 +92,16 @@ def using(name: str) -> Iterator[SimpleNamespace]:
         use(previous or _default())
 
 
-def _default() -> str:
+def requested() -> str:
+    """The kernel set the environment asks for ("fused" unless BARENET_KERNELS says otherwise), checked."""
     choice = os.environ.get(ENVIRONMENT, "fused").strip().lower() or "fused"
-    return "numpy" if choice in ("numpy", "reference") else choice
+    choice = "numpy" if choice == "reference" else choice
+    if choice not in CHOICES:
+        raise ConfigError(f"{ENVIRONMENT}={choice!r} is not a kernel set: use 'fused' or 'numpy'")
+    return choice
+
+
+_default = requested
 
 
 def __getattr__(name: str):
