@@ -30,6 +30,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import Any
 
 from ..errors import ConfigError, warn
 from . import activations, batches, dropout, losses, products, updates
@@ -41,6 +42,7 @@ ENVIRONMENT = "BARENET_KERNELS"
 ops: SimpleNamespace  # the active set, bound by `use` (on first access: see __getattr__)
 active: str           # its name: "fused" or "numpy"
 _compiled: SimpleNamespace | None = None
+_cuda: Any = None
 
 
 def reference() -> SimpleNamespace:
@@ -58,6 +60,19 @@ def fused() -> SimpleNamespace:
         _compiled = SimpleNamespace(**{name: jit(pair[1]) for module in MODULES
                                        for name, pair in module.KERNELS.items()})
     return _compiled
+
+
+def cuda() -> Any:
+    """The CUDA implementations for CuPy arrays (`kernels/cuda.py`); needs cupy and a GPU."""
+    global _cuda
+    if _cuda is None:
+        try:
+            from . import cuda as cuda_kernels
+
+            _cuda = cuda_kernels.kernel_set()
+        except ImportError as exc:
+            raise ConfigError(f"the CUDA kernels need CuPy: pip install \"barenet[gpu]\" ({exc})") from exc
+    return _cuda
 
 
 def numba_available() -> bool:
