@@ -4,11 +4,14 @@
     python benchmarks/gpu.py --quick
 
 A first step of issue #18, before `MLP(device="cuda")` exists: the barenet side is
-a prototype loop here, built from `barenet.kernels.cuda` (the same element-wise maths
+a prototype loop here, built from `barenet.kernels.gpu` (the same element-wise maths
 as the CPU kernels) and cuBLAS GEMMs through CuPy, with the whole data set on the
 device, shuffling and gathering there, metrics kept there until the epoch ends.
 It runs two ways: eager (one launch per kernel) and replayed as a CUDA graph captured
-once (a device-side step counter picks each step's rows). Both sides: float32,
+once (a device-side step counter picks each step's rows). On CuPy 14.2 the capture
+fails ("calling cuBLAS API during stream capture is currently unsupported"): CuPy
+refuses cuBLAS inside a capture, so graphs need GEMMs from elsewhere (cuBLASLt, a
+RawKernel GEMM); the script then reports the eager loop alone. Both sides: float32,
 ReLU MLP, softmax cross-entropy, SGD with momentum 0.9, lr 0.01, full batches only
 (60,000 // batch steps), on synthetic uint8 images (speed does not depend on the
 pixels; correctness is tests/test_kernels_cuda.py's job). Median of 3 epochs after a
@@ -33,7 +36,7 @@ class CupyMLP:
     """A ReLU MLP on CuPy with barenet's CUDA kernels; every buffer allocated up front."""
 
     def __init__(self, cp, sizes, batch, x, y, seed=0):
-        from barenet.kernels.cuda import CudaKernels
+        from barenet.kernels.gpu import CudaKernels
 
         self.cp, self.k, self.sizes, self.batch = cp, CudaKernels().k, sizes, batch
         rng = np.random.default_rng(seed)
@@ -118,8 +121,11 @@ class CupyMLP:
             self.step()  # allocations and kernel compiles happen outside the capture
             self.stream.synchronize()
             self.stream.begin_capture()
-            self.step()
-            self.graph = self.stream.end_capture()
+            try:
+                self.step()
+            finally:
+                graph = self.stream.end_capture()  # a failed capture must still end, or the stream stays captured
+            self.graph = graph
 
 
 def torch_epoch(torch, sizes, batch, x, y):

@@ -63,13 +63,13 @@ def fused() -> SimpleNamespace:
 
 
 def cuda() -> Any:
-    """The CUDA implementations for CuPy arrays (`kernels/cuda.py`); needs cupy and a GPU."""
+    """The CUDA implementations for CuPy arrays (`kernels/gpu.py`); needs cupy and a GPU."""
     global _cuda
     if _cuda is None:
         try:
-            from . import cuda as cuda_kernels
+            from . import gpu
 
-            _cuda = cuda_kernels.kernel_set()
+            _cuda = gpu.kernel_set()
         except ImportError as exc:
             raise ConfigError(f"the CUDA kernels need CuPy: pip install \"barenet[gpu]\" ({exc})") from exc
     return _cuda
