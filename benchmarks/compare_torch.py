@@ -65,7 +65,7 @@ def barenet_trainer(sizes, x, y, batch, samples):
         subset = rng.permutation(len(x))[:samples]
         xs, ys = x[subset], y[subset]  # same gather as the torch side, outside the timing
         start = time.perf_counter()
-        model.fit(xs, ys, epochs=1, batch_size=batch, shuffle=True)  # fit shuffles and gathers per batch
+        model.fit(xs, ys, epochs=1, batch_size=batch, shuffle=True, verbose=0)  # fit shuffles and gathers per batch
         return time.perf_counter() - start
 
     return epoch, model

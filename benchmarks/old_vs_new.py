@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import shutil
 import statistics
 import sys
@@ -43,13 +44,14 @@ def epoch_timer(bn, sizes, x, y, batch: int):
     """A function that trains one epoch of `samples` rows and returns its seconds."""
     model = bn.MLP(sizes, activation="relu", seed=0).compile(optimizer=bn.optimizers.SGD(lr=0.01, momentum=0.9))
     rng = np.random.default_rng(0)
+    quiet = {"verbose": 0} if "verbose" in inspect.signature(model.fit).parameters else {}  # older versions were silent
 
     def run() -> float:
         rows = rng.permutation(len(x))[:SAMPLES[batch]]
         xs, ys = x[rows], y[rows]
         time.sleep(PAUSE)
         start = time.perf_counter()
-        model.fit(xs, ys, epochs=1, batch_size=batch, shuffle=True)
+        model.fit(xs, ys, epochs=1, batch_size=batch, shuffle=True, **quiet)
         return time.perf_counter() - start
 
     return run

@@ -11,6 +11,7 @@ notebook reported, and what barenet measured here, with the wall time.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -60,14 +61,24 @@ def run_recipe(name: str) -> dict:
     return summary
 
 
+def cpu_name() -> str:
+    """The CPU as a reader can look it up: lscpu's model name and the CPU count ("AMD EPYC, 2 CPUs")."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+    except OSError:
+        name = ""
+    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+
+
 def write_results(rows: list[dict], command: str) -> None:
     import numpy as np
 
     lines = [
         "# Recipe results",
         "",
-        f"Measured {datetime.now():%Y-%m-%d} on this 2-core machine ({platform.processor() or platform.machine()}, "
-        f"NumPy {np.__version__}), seed 0, with `{command}` (rows may come from separate invocations",
+        f"Measured {datetime.now():%Y-%m-%d} on {cpu_name()} ({platform.machine()}, NumPy {np.__version__}), "
+        f"seed 0, with `{command}` (rows may come from separate invocations",
         "that each named some recipes; every run trains exactly as `barenet train --recipe NAME`).",
         "",
         "| recipe | setup | notebook reported | barenet test accuracy | epochs | training s | wall s | bar |",
@@ -77,7 +88,9 @@ def write_results(rows: list[dict], command: str) -> None:
         bar = "-" if r["bar"] is None else ("met" if r["test_accuracy"] >= r["bar"] else f"MISSED ({r['bar']:.2%})")
         lines.append(f"| `{r['name']}` | {r['setup']} | {r['reported']} | {r['test_accuracy']:.2%} | "
                      f"{r['epochs_run']} | {r['train_seconds']:.1f} | {r['wall_seconds']:.1f} | {bar} |")
-    lines += ["", "Per-epoch metrics, plots and the exact config of each run: `runs/recipes/<recipe>/`."]
+    lines += ["", "`barenet train --recipe NAME` reproduces any row (same seed, same numbers on the same machine). "
+              "The benchmark also leaves each run's metrics, plots and exact config in `runs/recipes/NAME/` on the "
+              "machine that ran it; that folder is not part of the repository."]
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "RESULTS.md").write_text("\n".join(lines) + "\n")
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import SHARED_DATA
+from helpers import mnist_dir
 
 SCRIPT = Path(sys.executable).parent / "barenet"
 
@@ -18,7 +18,9 @@ def command() -> list[str]:
 
 def cli_env(**extra) -> dict:
     env = dict(os.environ)
-    env["BARENET_DATA_DIR"] = str(SHARED_DATA)
+    folder = mnist_dir()
+    if folder is not None:
+        env["BARENET_DATA_DIR"] = str(folder)
     env.update(extra)
     return env
 

@@ -1,14 +1,88 @@
-"""Shared test helpers: finite differences and real-data locations."""
+"""Shared test helpers: finite differences and where the real datasets are.
+
+Real data is found the way barenet finds it (`barenet.data.fetch.search_local`, which
+verifies every file by SHA-256): `$BARENET_TEST_DATA` (a folder holding the IDX files,
+or its parent holding `mnist/` and `fashion-mnist/`), `../shared/data` beside the
+repository, then barenet's own places: `$BARENET_DATA_DIR`, the user cache (where
+`barenet train` and `barenet data download` put MNIST) and the system folders. Nothing
+is downloaded. A test that needs a dataset is marked `slow` and skipped, with the
+places tried, when the dataset is absent (`needs("fashion-mnist")`).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("BARENET_TEST_DATA", REPO.parent / "shared" / "data"))
+BESIDE_REPO = REPO.parent / "shared" / "data"
+TEST_DATA_VAR = "BARENET_TEST_DATA"
+
+
+def _given_folder() -> Path | None:
+    """The folder tests search first: $BARENET_TEST_DATA, else ../shared/data when it exists."""
+    given = os.environ.get(TEST_DATA_VAR)
+    if given:
+        return Path(given).expanduser()
+    return BESIDE_REPO if BESIDE_REPO.is_dir() else None
+
+
+@functools.cache
+def locate(name: str = "mnist") -> tuple[dict[str, Path], str]:
+    """({file name: verified path}, what was tried) for dataset `name`; the dict is empty when incomplete."""
+    from barenet.data import catalog, fetch
+
+    info = catalog.get(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a rejected file shows up in `tried`
+        found = fetch.search_local(info, _given_folder())
+    tried = "; ".join(line for line in found.tried if "not given" not in line and "not set" not in line)
+    if len(found.sources) < len(info.files):
+        return {}, tried
+    return {key: Path(path) for key, path in found.sources.items()}, tried
+
+
+def data_folder(name: str = "mnist") -> Path | None:
+    """A folder holding all four verified IDX files of `name` (pass it as data_dir), or None."""
+    sources, _ = locate(name)
+    folders = {path.parent for path in sources.values()}
+    return folders.pop() if len(folders) == 1 else None
+
+
+def mnist_dir() -> Path | None:
+    """The folder holding real MNIST, or None."""
+    return data_folder("mnist")
+
+
+def data_file(name: str, file: str) -> Path:
+    """The verified path of one IDX file (e.g. "t10k-images-idx3-ubyte") of dataset `name`; it must be present."""
+    return locate(name)[0][file]
+
+
+def skip_reason(name: str = "mnist") -> str:
+    """Why a test of `name` is skipped: the places searched and the fix."""
+    fix = ("barenet data download (or barenet train)" if name == "mnist"
+           else f"barenet data download --dataset {name} (or apt-get install dataset-{name})")
+    return f"real {name} not found (searched {locate(name)[1]}): run {fix}, or set {TEST_DATA_VAR}=DIR"
+
+
+def needs(name: str = "mnist") -> list:
+    """Marks for a test that reads real dataset `name`: slow, and skipped (saying why) when it is absent."""
+    return [pytest.mark.slow, pytest.mark.skipif(data_folder(name) is None, reason=skip_reason(name))]
+
+
+def with_data(name: str = "mnist"):
+    """`needs(name)` as one decorator for a single test."""
+    def decorate(test):
+        for mark in needs(name):
+            test = mark(test)
+        return test
+    return decorate
 
 
 def numeric_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -30,8 +104,3 @@ def relative_error(a, b) -> float:
     """||a - b|| / max(||a|| + ||b||, tiny): 0 for equal arrays, ~1 for unrelated ones."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-30))
-
-
-def mnist_dir() -> Path | None:
-    folder = SHARED_DATA / "mnist"
-    return folder if (folder / "train-images-idx3-ubyte.gz").is_file() else None

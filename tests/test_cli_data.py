@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from helpers import SHARED_DATA
+from helpers import data_folder, with_data
 
 
 def barenet(*args, env_extra=None, cwd=None):
@@ -65,16 +65,16 @@ def test_show_bad_count(cache_env):
     assert_clean_error(barenet("show", "--count", "0", env_extra=cache_env))
 
 
-needs_fashion = pytest.mark.skipif(not (SHARED_DATA / "fashion-mnist" / "train-images-idx3-ubyte.gz").is_file(),
-                                   reason=f"no Fashion-MNIST under {SHARED_DATA}")
+needs_fashion = with_data("fashion-mnist")
+FASHION = data_folder("fashion-mnist")
 
 
 @needs_fashion
 def test_where_verify_show_with_shared_data(tmp_path, cache_env):
-    env = {**cache_env, "BARENET_DATA_DIR": str(SHARED_DATA)}
+    env = {**cache_env, "BARENET_DATA_DIR": str(FASHION)}
     where = barenet("where", "--dataset", "fashion-mnist", env_extra=env)
     assert where.returncode == 0, where.stderr
-    assert f"BARENET_DATA_DIR {SHARED_DATA}: found 4 of 4" in where.stdout
+    assert f"BARENET_DATA_DIR {FASHION}: found 4 of 4" in where.stdout
     verify = barenet("verify", "--dataset", "fashion-mnist", env_extra=env)
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.count("ok  ") == 4 and "c59f468a2f672dc8" in verify.stdout
@@ -87,7 +87,20 @@ def test_where_verify_show_with_shared_data(tmp_path, cache_env):
 
 @needs_fashion
 def test_show_to_unwritable_place(tmp_path, cache_env):
-    env = {**cache_env, "BARENET_DATA_DIR": str(SHARED_DATA)}
+    env = {**cache_env, "BARENET_DATA_DIR": str(FASHION)}
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert_clean_error(barenet("show", "--dataset", "fashion-mnist", "--out", str(blocker / "g.png"), env_extra=env))
+
+
+def test_each_action_has_its_own_help():
+    proc = barenet("download", "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: barenet data download")
+    assert "--count" not in proc.stdout  # show's options belong to show
+    assert "--count" in barenet("show", "--help").stdout
+
+
+def test_no_action_names_the_actions():
+    proc = barenet()
+    assert_clean_error(proc)
+    assert "download,verify,where,show" in proc.stderr

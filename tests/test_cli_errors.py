@@ -3,9 +3,7 @@
 import pytest
 
 from clihelpers import assert_user_error, barenet
-from helpers import mnist_dir
-
-needs_mnist = pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found beside the repository")
+from helpers import with_data
 
 
 def test_unknown_recipe():
@@ -38,7 +36,7 @@ def test_bad_values(args, fragment, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@needs_mnist
+@with_data("mnist")
 def test_layers_that_do_not_fit_the_data(tmp_path):
     assert_user_error(barenet("train", "--layers", "785,10", "--out", tmp_path / "x"),
                       "starts with 785", "have 784")
@@ -46,14 +44,14 @@ def test_layers_that_do_not_fit_the_data(tmp_path):
                       "ends with 9", "10 classes")
 
 
-@needs_mnist
+@with_data("mnist")
 def test_non_empty_out_folder_is_refused_without_force(tmp_path):
     (tmp_path / "keep.txt").write_text("precious")
     assert_user_error(barenet("train", "--out", tmp_path, "--epochs", "1"), "not empty", "--force")
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
-@needs_mnist
+@with_data("mnist")
 def test_nan_loss_names_the_epoch_and_keeps_the_checkpoint(tmp_path):
     out = tmp_path / "nan"
     result = barenet("train", "--subset", "2000", "--epochs", "3", "--layers", "784,64,10", "--lr", "1e36",
@@ -92,3 +90,10 @@ def test_bad_config_file(tmp_path):
     path.write_text("[model\nlayers = 3")
     assert_user_error(barenet("train", "--config", path), "not valid TOML")
     assert_user_error(barenet("train", "--config", tmp_path / "missing.toml"), "no config file")
+
+
+def test_version():
+    from barenet import __version__
+
+    result = barenet("--version")
+    assert result.returncode == 0 and result.stdout.startswith(f"barenet {__version__} (Python ")

@@ -6,13 +6,12 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from safetensors.numpy import load_file
 
 from clihelpers import barenet, cli_env
-from helpers import mnist_dir
+from helpers import needs
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found")]
+pytestmark = needs("mnist")
 
 ARGS = ["--subset", "6000", "--epochs", "3", "--batch-size", "4", "--dropout", "0.2", "--layers", "784,64,10",
         "--lr", "0.01", "--schedule", "cosine", "--quiet"]

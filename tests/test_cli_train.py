@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from clihelpers import barenet
-from helpers import mnist_dir
+from clihelpers import barenet, cli_env
+from helpers import data_file, mnist_dir, needs
 
-pytestmark = pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found beside the repository")
+pytestmark = needs("mnist")
 
 SHORT = ["--subset", "6000", "--epochs", "3", "--dropout", "0.1", "--seed", "3"]
 ARTIFACTS = {"config.toml", "model.safetensors", "metrics.csv", "summary.json", "checkpoint.safetensors",
@@ -64,6 +64,8 @@ def test_json_summary_on_stdout(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["epochs_run"] == 1 and 0 < summary["test_accuracy"] <= 1
+    assert result.stderr == ""  # no table, no progress: only the JSON
+    assert [row["class"] for row in summary["per_class"]] == [str(digit) for digit in range(10)]
 
 
 def test_evaluate_prints_per_class_table(run_a, tmp_path):
@@ -77,18 +79,32 @@ def test_evaluate_prints_per_class_table(run_a, tmp_path):
     assert plot.stat().st_size > 1000
 
 
+def test_evaluate_finds_the_data_folder_the_model_was_trained_with(tmp_path):
+    env = {k: v for k, v in cli_env(XDG_CACHE_HOME=str(tmp_path / "empty-cache")).items() if k != "BARENET_DATA_DIR"}
+    out = tmp_path / "r"
+    trained = barenet("train", "--subset", "500", "--epochs", "1", "--layers", "784,16,10", "--data-dir",
+                      mnist_dir(), "--out", out, "--quiet", env=env)
+    assert trained.returncode == 0, trained.stderr
+    result = barenet("evaluate", out / "model.safetensors", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "mnist test set: 10,000 images" in result.stdout
+    (out / "model.safetensors").rename(out / "copy.safetensors")  # the metadata alone is enough
+    (out / "config.toml").unlink()
+    assert barenet("evaluate", out / "copy.safetensors", env=env).returncode == 0
+
+
 def test_predict_on_a_batch_file(run_a, tmp_path):
     from barenet.data import read_idx
 
     out, _ = run_a
-    images = read_idx(mnist_dir() / "t10k-images-idx3-ubyte.gz")[:50]
+    images = read_idx(data_file("mnist", "t10k-images-idx3-ubyte"))[:50]
     np.save(tmp_path / "batch.npy", images)
     result = barenet("predict", out / "model.safetensors", tmp_path / "batch.npy", "--output", tmp_path / "p.csv")
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "p.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 50 and set(rows[0]) == {"source", "index", "prediction", "probability"}
-    labels = read_idx(mnist_dir() / "t10k-labels-idx1-ubyte.gz")[:50]
+    labels = read_idx(data_file("mnist", "t10k-labels-idx1-ubyte"))[:50]
     assert np.mean([int(r["prediction"]) == label for r, label in zip(rows, labels)]) > 0.8
 
 

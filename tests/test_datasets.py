@@ -15,8 +15,9 @@ import pytest
 import barenet
 from barenet.data import catalog, mirrors
 from barenet.data.formats import idx_bytes
+from barenet.data.loader import load_test
 from barenet.errors import BarenetWarning, ConfigError, DataError
-from helpers import SHARED_DATA
+from helpers import data_folder, with_data
 
 NAMES = catalog.IDX_NAMES
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -148,6 +149,22 @@ def test_nothing_found_lists_every_place(tiny, env):
         assert part in message
 
 
+def test_fashion_mnist_missing_names_the_debian_package(env, monkeypatch):
+    monkeypatch.setitem(catalog.DATASETS, "fashion-mnist", replace(catalog.FASHION_MNIST,
+                                                                   system_dirs=(str(env / "no-system"),)))
+    with pytest.raises(DataError, match=r"apt-get install dataset-fashion-mnist\), or download the four"):
+        barenet.datasets.load("fashion-mnist", download=False)
+
+
+def test_the_test_split_alone_needs_only_the_test_files(tiny, env):
+    folder = write_files(env / "only-test", {n: b for n, b in tiny.items() if n.startswith("t10k")})
+    ds = load_test("tiny", data_dir=folder, download=False)
+    assert len(ds.test) == 10 and len(ds.train) == 0 and ds.classes[3] == "class3"
+    with pytest.raises(DataError) as info:
+        load_test("tiny", data_dir=env / "nowhere", download=False)
+    assert "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte;" in str(info.value) and "train-" not in str(info.value)
+
+
 # ---------------------------------------------------------------- mirrors over HTTP
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -179,7 +196,7 @@ def server(env):
     httpd.server_close()
 
 
-def test_mirrors_in_order_corrupt_then_missing_then_good(tiny, env, server, monkeypatch):
+def test_mirrors_in_order_corrupt_then_missing_then_good(tiny, env, server, monkeypatch, capsys):
     root, url = server
     corrupt = {n: idx_bytes(np.zeros(3, np.uint8)) for n in tiny}
     write_files(root / "bad", corrupt)
@@ -194,6 +211,9 @@ def test_mirrors_in_order_corrupt_then_missing_then_good(tiny, env, server, monk
     assert _Handler.log.count("/good/train-labels-idx1-ubyte.gz") == 2  # retried after the 503
     assert cache_listing(env) == sorted(f"{n}.gz" for n in NAMES)
     assert ds.sources["train-images-idx3-ubyte"].startswith(str(env / "cache"))
+    said = capsys.readouterr().err.splitlines()
+    assert f"barenet: tiny {', '.join(NAMES)} from {url}/good/, verified" in said  # the mirror used, once
+    assert not any("/bad/" in line or "/gone/" in line for line in said if "files from" in line)
     _Handler.log.clear()
     barenet.datasets.load("tiny")  # verified files in the cache: no network at all
     assert _Handler.log == []
@@ -269,17 +289,19 @@ def _check_fashion(ds):
     assert np.all(np.bincount(ds.train.y) == 6000)
 
 
-def test_fashion_mnist_from_shared_data(env, monkeypatch):
-    if not (SHARED_DATA / "fashion-mnist" / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"no Fashion-MNIST under {SHARED_DATA}")
-    monkeypatch.setenv("BARENET_DATA_DIR", str(SHARED_DATA))
+@with_data("fashion-mnist")
+def test_fashion_mnist_from_the_test_data_folder(env, monkeypatch):
+    folder = data_folder("fashion-mnist")
+    monkeypatch.setenv("BARENET_DATA_DIR", str(folder))
     ds = barenet.datasets.load("fashion-mnist", download=False, validation=10000)
     _check_fashion(replace(ds, train=barenet.datasets.Split(np.concatenate([ds.train.x, ds.validation.x]),
                                                             np.concatenate([ds.train.y, ds.validation.y]))))
-    assert len(ds.validation) == 10000 and ds.sources["t10k-labels-idx1-ubyte"].startswith(str(SHARED_DATA))
+    assert len(ds.validation) == 10000 and ds.sources["t10k-labels-idx1-ubyte"].startswith(str(folder))
 
 
-@pytest.mark.skipif(not SYSTEM_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.slow
+@pytest.mark.skipif(not SYSTEM_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed "
+                    "(apt-get install dataset-fashion-mnist)")
 def test_fashion_mnist_from_debian_system_folder(env):
     ds = barenet.datasets.load("fashion-mnist", download=False)
     _check_fashion(ds)

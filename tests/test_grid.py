@@ -6,7 +6,7 @@ from barenet.apps.grid import combinations
 from barenet.cli.grid import parse_param, split_values
 from barenet.errors import ConfigError
 from clihelpers import barenet
-from helpers import mnist_dir
+from helpers import with_data
 
 
 def test_param_parsing_keeps_lists_whole():
@@ -23,7 +23,7 @@ def test_combinations_cover_the_product():
     assert len(combos) == 6 and combos[0] == {"a": 1, "b": "x"} and combos[-1] == {"a": 2, "b": "z"}
 
 
-@pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found beside the repository")
+@with_data("mnist")
 def test_grid_command_writes_table_and_plot(tmp_path):
     out = tmp_path / "grid"
     result = barenet("grid", "--param", "optimizer.lr=0.1,0.001", "--param", "model.layers=[784,16,10],[784,32,10]",

@@ -319,6 +319,55 @@ def test_model_checkpoint_writes_loadable_files(tmp_path):
     np.testing.assert_array_equal(bn.load(tmp_path / "ep2.safetensors").predict(x), model.predict(x))
 
 
-def test_summary_lists_layers_and_parameter_count():
-    text = bn.MLP([784, 128, 64, 10]).summary()
-    assert "109,386" in text and "Dense(784 -> 128" in text
+def test_summary_prints_a_table_and_summary_text_returns_it(capsys):
+    model = bn.MLP([784, 128, 64, 10])
+    assert model.summary() is None
+    printed = capsys.readouterr().out
+    assert printed.strip() == model.summary_text().strip()
+    assert "109,386" in printed and "Dense(784 -> 128" in printed and "(batch, 64)" in printed
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
+    assert "optimizer: SGD(lr=0.1, momentum=0.9)" in model.summary_text()
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines == [model.summary_text()]
+
+
+def test_models_layers_optimizers_and_losses_say_what_they_are():
+    model = bn.MLP([784, 128, 10], dropout=0.2)
+    assert repr(model) == "MLP([784, 128, 10], dropout=0.2, output='softmax', 101,770 parameters, not compiled)"
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.05, momentum=0.9, nesterov=True))
+    assert repr(model).endswith("SoftmaxCrossEntropy() + SGD(lr=0.05, momentum=0.9, nesterov=True))")
+    assert repr(bn.optimizers.Adam()) == "Adam(lr=0.001)"
+    assert repr(bn.optimizers.SGD(lr={"name": "cosine", "lr": 0.1, "total": 10})) == \
+        "SGD(lr=CosineDecay(lr=0.1, total=10))"
+    assert repr(bn.losses.get({"name": "mse", "reduction": "sum"})) == "MeanSquaredError(reduction='sum')"
+    net = bn.Sequential([layers.Dense(4, 3), layers.ReLU(), layers.Dense(3, 2)])
+    assert "(1) ReLU()" in repr(net) and "object at" not in repr(net)
+
+
+def small_fit_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)).astype(np.float32)
+    return x, (x[:, 0] > 0).astype(np.int64)
+
+
+def test_fit_talks_by_default_with_a_bar_per_epoch(capsys):
+    x, y = small_fit_data()
+    history = bn.MLP([6, 8, 2]).compile(optimizer="sgd").fit(x, y, epochs=2, validation_split=0.2)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "val_accuracy" in err
+    assert history.params["epochs"] == 2 and history.epoch == [0, 1]
+    assert repr(history).startswith("History(2 epochs; epoch 2: loss ")
+
+
+def test_fit_verbose_2_prints_one_line_per_epoch_and_0_nothing(capsys):
+    x, y = small_fit_data()
+    model = bn.MLP([6, 8, 2]).compile(optimizer="sgd")
+    model.fit(x, y, epochs=3, verbose=2)
+    out = capsys.readouterr()
+    assert [line.split(":")[0] for line in out.out.splitlines()] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert out.err == ""
+    model.fit(x, y, epochs=1, verbose=0)
+    assert capsys.readouterr() == ("", "")
+    with pytest.raises(ConfigError, match="verbose must be"):
+        model.fit(x, y, verbose="loud")

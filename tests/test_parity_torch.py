@@ -377,12 +377,13 @@ def test_import_barenet_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_cli_compare_on_mnist(tmp_path):
     from clihelpers import barenet
-    from helpers import mnist_dir
+    from helpers import mnist_dir, skip_reason
 
     if mnist_dir() is None:
-        pytest.skip("real MNIST not found beside the repository (../shared/data/mnist)")
+        pytest.skip(skip_reason("mnist"))
     config = tmp_path / "small.toml"
     config.write_text('name = "small"\n[model]\nlayers = [784, 32, 10]\ndropout = 0.2\n'
                       '[optimizer]\nname = "adam"\nlr = 0.001\n[train]\nbatch_size = 64\n')

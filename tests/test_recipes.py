@@ -9,7 +9,7 @@ from barenet.errors import BarenetWarning
 from barenet.runs import config as cfg
 from barenet.runs.review import review
 from barenet.runs.run import run
-from helpers import mnist_dir
+from helpers import data_folder, skip_reason
 
 RECIPES = cfg.recipe_names()
 SUBSET = 2000
@@ -44,12 +44,14 @@ def smoke_config(name: str, data_dir) -> dict:
     return config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_smoke_run_learns(name, tmp_path):
-    folder = mnist_dir()
+    dataset = cfg.resolve(recipe=name)["data"]["dataset"]
+    folder = data_folder(dataset)
     if folder is None:
-        pytest.skip("real MNIST not found beside the repository")
-    config = smoke_config(name, folder.parent)
+        pytest.skip(skip_reason(dataset))
+    config = smoke_config(name, folder)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = run(config, out=tmp_path / name, quiet=True)
@@ -66,3 +68,14 @@ def test_fragile_choices_get_a_hint():
     hints = review(cfg.resolve(recipe="mlp-sigmoid-mse-unscaled"))
     assert any("MSE on softmax" in h for h in hints) and any("0-255" in h for h in hints)
     assert review(cfg.resolve(recipe="mnist")) == []
+
+
+def test_run_folders_are_named_after_what_ran():
+    from barenet.runs.run import run_label
+
+    assert run_label(cfg.resolve(recipe="mnist", overrides={"optimizer.lr": 0.05})) == "mnist"
+    assert run_label(cfg.resolve(recipe="mnist", overrides={"data.dataset": "fashion-mnist"})) == "mnist+fashion-mnist"
+    assert run_label(cfg.resolve(recipe="mnist-fast", overrides={"model.layers": [784, 256, 10]})) == \
+        "mnist-fast+784x256x10"
+    custom = cfg.apply_override(cfg.resolve(recipe="mnist"), "name", "mine")
+    assert run_label(custom) == "mine+mnist+784x256x128x10"

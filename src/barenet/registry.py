@@ -43,3 +43,20 @@ def build(spec: Any, registry: Mapping[str, Callable], kind: str, aliases: Mappi
         return registry[key](**options)
     except TypeError as exc:
         raise ConfigError(f"bad options for {kind} {key!r}: {exc}") from None
+
+
+def config_repr(obj: Any, config: Mapping[str, Any], always: tuple[str, ...] = ()) -> str:
+    """`Name(key=value, ...)` with the options of `config` that differ from the constructor's defaults.
+
+    `name` is left out; keys in `always` are shown even at their default.
+    """
+    import inspect
+
+    try:
+        defaults = {key: p.default for key, p in inspect.signature(type(obj)).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+    except (TypeError, ValueError):  # no readable signature: show everything
+        defaults = {}
+    shown = {key: value for key, value in config.items()
+             if key != "name" and (key in always or key not in defaults or defaults[key] != value)}
+    return f"{type(obj).__name__}({', '.join(f'{key}={value!r}' for key, value in shown.items())})"

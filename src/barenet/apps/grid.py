@@ -98,19 +98,28 @@ def write_results(rows: list[dict], keys: list[str], out: Path) -> None:
 
 
 def plot_grid(rows: list[dict], keys: list[str], path) -> None:
-    """Test accuracy against each swept value: every run as a dot, the best per value joined by a line."""
+    """Test accuracy (%) against each swept value: every run as a dot, the best per value joined by a line.
+    The y range shows the good runs apart; a run that collapsed far below them is drawn as a red marker on
+    the bottom edge, labelled with its accuracy."""
     plt = reports.pyplot()
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.8 * len(keys), 3.8), squeeze=False, layout="constrained")
     ok = [r for r in rows if r["status"] == "ok"]
+    low, high = reports.focus_range([100 * r["test_accuracy"] for r in ok])
     for ax, key in zip(axes[0], keys):
         values = list(dict.fromkeys(str(r[key]) for r in rows))  # str: lists (layer sizes) are values too
         positions = {v: i for i, v in enumerate(values)}
-        ax.scatter([positions[str(r[key])] for r in ok], [r["test_accuracy"] for r in ok], alpha=0.6)
-        best = [max((r["test_accuracy"] for r in ok if str(r[key]) == v), default=float("nan")) for v in values]
+        points = [(positions[str(r[key])], 100 * r["test_accuracy"]) for r in ok]
+        ax.scatter([x for x, y in points if y >= low], [y for x, y in points if y >= low], alpha=0.6)
+        for x, y in ((x, y) for x, y in points if y < low):
+            ax.plot(x, low, "v", color="tab:red", clip_on=False)
+            ax.annotate(f"{y:.1f}%", (x, low), textcoords="offset points", xytext=(4, 4), color="tab:red", fontsize=8)
+        best = [max((y for x, y in points if x == positions[v]), default=float("nan")) for v in values]
         ax.plot(range(len(values)), best, "r-", label="best")
-        ax.set_xticks(range(len(values)), values, rotation=20)
+        ax.set_xticks(range(len(values)), values, rotation=20, ha="right")
+        ax.set_ylim(low, high)
         ax.set_xlabel(key)
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(loc="lower right")
+    fig.suptitle(f"{len(rows)} runs over {', '.join(keys)}")
     reports.save_figure(fig, path)

@@ -21,13 +21,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare, data, evaluate, grid, interop, predict, recipes, train
+    from . import compare, data, evaluate, grid, interop, predict, recipes, runs, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (train, evaluate, predict, data, recipes, grid, compare, interop):
+    for command in (train, evaluate, predict, data, recipes, runs, grid, compare, interop):
         command.register(sub)
     return parser
+
+
+def version_line() -> str:
+    """"barenet 0.1.0 (Python 3.11.9, NumPy 2.1.0)"."""
+    import platform
+
+    import numpy
+
+    from ..version import __version__
+
+    return f"barenet {__version__} (Python {platform.python_version()}, NumPy {numpy.__version__})"
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

@@ -4,31 +4,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ACTIONS = ("download", "verify", "where", "show")
+SEARCH = ("Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, system folders "
+          "(Debian's dataset-fashion-mnist), then downloaded from mirrors and verified by SHA-256.")
+ACTIONS = {
+    "download": "fetch the dataset into the user cache (verified) and print where each file is",
+    "verify": "re-check every file of the dataset against its published SHA-256 (no download)",
+    "where": "list the places searched and which file was found where (no download)",
+    "show": "render sample images with their labels to a PNG",
+}
 
 
 def register(sub) -> None:
+    parser = sub.add_parser("data", help="download, verify, locate or preview a dataset", description=SEARCH)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    for action, text in ACTIONS.items():
+        p = actions.add_parser(action, help=text, description=f"{text[0].upper()}{text[1:]}. {SEARCH}")
+        _dataset_options(p)
+        if action == "show":
+            p.add_argument("--out", default=None, help="PNG file (default: DATASET-samples.png)")
+            p.add_argument("--split", choices=("train", "test"), default="train", help="which split (default: train)")
+            p.add_argument("--count", type=int, default=40, help="images in the grid (default: 40)")
+            p.add_argument("--seed", type=int, default=0, help="which images are picked (default: 0)")
+    parser.set_defaults(func=run, action=None)
+
+
+def _dataset_options(parser) -> None:
     from ..data.catalog import DATASETS
 
-    parser = sub.add_parser("data", help="download, verify, locate or preview a dataset",
-                            description="Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, "
-                                        "system folders, then downloaded from mirrors and verified by SHA-256.")
-    parser.add_argument("action", choices=ACTIONS, help="download: fetch into the cache; verify: re-check every "
-                        "file; where: show which file was found where; show: render sample images to PNG")
     parser.add_argument("--dataset", default="mnist", help=f"one of {', '.join(DATASETS)} (default: mnist)")
     parser.add_argument("--data-dir", default=None, help="folder with the IDX files (searched first)")
-    parser.add_argument("--out", default=None, help="PNG file for 'show' (default: DATASET-samples.png)")
-    parser.add_argument("--split", choices=("train", "test"), default="train", help="split for 'show'")
-    parser.add_argument("--count", type=int, default=40, help="images in the 'show' grid (default: 40)")
-    parser.add_argument("--seed", type=int, default=0, help="which images 'show' picks")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     import warnings
 
-    from ..errors import BarenetWarning
+    from ..errors import BarenetWarning, ConfigError
 
+    if args.action is None:
+        raise ConfigError(f"say what to do: barenet data {{{','.join(ACTIONS)}}} (barenet data ACTION --help)")
     with warnings.catch_warnings():  # every rejected file is reported, not just the first
         warnings.simplefilter("always", BarenetWarning)
         return {"download": download, "verify": verify, "where": where, "show": show}[args.action](args)

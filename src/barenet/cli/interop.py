@@ -44,5 +44,5 @@ def run_import(args) -> int:
     model = import_torch(args.input, args.out, arch=args.arch, activation=args.activation,
                                  output=args.output, force=args.force)
     print(f"wrote {args.out}: {len(model.layers)} layers, {model.count_params():,} parameters")
-    print(model.summary())
+    model.summary()
     return 0

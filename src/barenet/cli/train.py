@@ -59,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out folder")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print nothing")
-    output.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    output.add_argument("--json", action="store_true", help="print only the summary, as JSON on stdout")
     p.set_defaults(func=run)
 
 
@@ -105,14 +105,14 @@ def run(args) -> int:
     from ..runs.run import resume
     from ..runs.run import run as run_config
 
-    stream = sys.stderr if args.json else sys.stdout
+    quiet = args.quiet or args.json  # --json: the summary alone, so stdout parses (errors still go to stderr)
     if args.resume:
         if collect_overrides(args) or args.out:
             raise ConfigError("--resume continues a run exactly as configured: drop the other options")
-        summary = resume(args.resume, quiet=args.quiet, stream=stream)
+        summary = resume(args.resume, quiet=quiet, stream=sys.stdout)
     else:
         config = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
-        summary = run_config(config, out=args.out, force=args.force, quiet=args.quiet, stream=stream)
+        summary = run_config(config, out=args.out, force=args.force, quiet=quiet, stream=sys.stdout)
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0

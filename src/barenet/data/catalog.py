@@ -23,6 +23,7 @@ class DatasetInfo:
     sha256: dict[str, str]
     classes: tuple[str, ...]
     system_dirs: tuple[str, ...] = ()
+    system_package: str = ""  # the Debian package that fills a system folder (apt-get install ...)
     title: str = ""
     license: str = ""
 
@@ -96,6 +97,7 @@ FASHION_MNIST = DatasetInfo(
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
              "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     system_dirs=("/usr/share/datasets/fashion-mnist",),
+    system_package="dataset-fashion-mnist",
     title="Fashion-MNIST (Han Xiao, Kashif Rasul, Roland Vollgraf, Zalando Research)",
     license="MIT",
 )
@@ -112,7 +114,8 @@ MNIST_MIRRORS = (
         member_sha256="f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416",
     ),
 )
-FASHION_MNIST_MIRRORS = (IdxMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),)
+FASHION_MNIST_MIRRORS = (IdxMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+                         IdxMirror("https://storage.googleapis.com/tensorflow/tf-keras-datasets/"))  # Keras's copy
 
 MIRRORS: dict[str, list] = {"mnist": list(MNIST_MIRRORS), "fashion-mnist": list(FASHION_MNIST_MIRRORS)}
 

@@ -104,25 +104,25 @@ def move_aside(path: Path) -> Path | None:
     return target
 
 
-def search_local(info: catalog.DatasetInfo, data_dir=None) -> Found:
-    """Every file that a local folder holds with the right checksum (no network)."""
-    found = Found()
+def search_local(info: catalog.DatasetInfo, data_dir=None, names: tuple[str, ...] | None = None) -> Found:
+    """Every file (of `names`, default all) that a local folder holds with the right checksum (no network)."""
+    found, wanted = Found(), names or info.files
     for place in places(info, data_dir):
         if place.path is None:
             found.tried.append(place.describe())
-        elif len(found.data) == len(info.files):
+        elif len(found.data) == len(wanted):
             found.tried.append(f"{place.describe()}: not needed")
         elif not place.path.is_dir():
             found.tried.append(f"{place.describe()}: no such folder")
         else:
-            _search_place(place, info, found)
+            _search_place(place, info, found, wanted)
     return found
 
 
-def _search_place(place: Place, info: catalog.DatasetInfo, found: Found) -> None:
+def _search_place(place: Place, info: catalog.DatasetInfo, found: Found, wanted: tuple[str, ...]) -> None:
     assert place.path is not None  # search_local passes only configured places
     problems: list[str] = []
-    for name in info.files:
+    for name in wanted:
         if name in found.data:
             continue
         for path in candidates(place.path, info, name):
@@ -135,8 +135,8 @@ def _search_place(place: Place, info: catalog.DatasetInfo, found: Found) -> None
                 continue
             found.sources[name] = str(path)
             break
-    here = [n for n in info.files if found.sources.get(n, "").startswith(str(place.path))]
-    status = problems + ([f"found {len(here)} of {len(info.files)}"] if here else [] if problems else ["no files"])
+    here = [n for n in wanted if found.sources.get(n, "").startswith(str(place.path))]
+    status = problems + ([f"found {len(here)} of {len(wanted)}"] if here else [] if problems else ["no files"])
     found.tried.append(f"{place.describe()}: {'; '.join(status)}")
 
 
@@ -164,8 +164,9 @@ def store(info: catalog.DatasetInfo, name: str, data: bytes, original_gz: bytes 
                         f"set XDG_CACHE_HOME to a writable folder, or pass --data-dir") from None
 
 
-def download(info: catalog.DatasetInfo, found: Found, mirrors=None) -> None:
-    """Fetch the files `found` lacks from the mirrors, in order, verify them and store them in the cache.
+def download(info: catalog.DatasetInfo, found: Found, mirrors=None, names: tuple[str, ...] | None = None) -> None:
+    """Fetch the files (of `names`, default all) `found` lacks from the mirrors, in order, verify them and
+    store them in the cache.
 
     A mirror that fails (network error, damaged or wrong file) does not stop the next one.
     """
@@ -176,7 +177,7 @@ def download(info: catalog.DatasetInfo, found: Found, mirrors=None) -> None:
         print(f"barenet: {info.name} not found locally; downloading it into {cache_dir(info)} "
               f"(once; verified by SHA-256)", file=sys.stderr, flush=True)
     for mirror in chosen:
-        missing = [n for n in info.files if n not in found.data]
+        missing = [n for n in names or info.files if n not in found.data]
         if not missing:
             return
         try:
@@ -188,6 +189,7 @@ def download(info: catalog.DatasetInfo, found: Found, mirrors=None) -> None:
 
 
 def _accept(info, mirror, fetched: dict[str, tuple[bytes, bytes | None]], problems: list[str], found: Found) -> None:
+    accepted = []
     for name, (data, original_gz) in fetched.items():
         try:
             verify(data, info, name, f"{name} from {mirror.describe()}")
@@ -196,7 +198,11 @@ def _accept(info, mirror, fetched: dict[str, tuple[bytes, bytes | None]], proble
             continue
         found.data[name] = data
         found.sources[name] = str(store(info, name, data, original_gz))
+        accepted.append(name)
     found.tried.append(f"mirror {mirror.describe()}: {'; '.join(problems) or 'ok'}")
+    if accepted:  # say which mirror the files came from
+        print(f"barenet: {info.name} {', '.join(accepted)} from {mirror.describe()}, verified",
+              file=sys.stderr, flush=True)
 
 
 def fetch_from(mirror, info: catalog.DatasetInfo, names: list[str]):

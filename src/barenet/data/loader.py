@@ -38,23 +38,42 @@ class Dataset:
     sources: dict[str, str] = field(default_factory=dict)
 
 
-def locate(name: str, data_dir=None, download: bool = True, mirrors=None) -> fetch.Found:
-    """The verified bytes of every file of dataset `name`, searching locally first, then the mirrors.
-
-    Raises DataError listing every place tried when a file cannot be found.
+def locate(name: str, data_dir=None, download: bool = True, mirrors=None,
+           names: tuple[str, ...] | None = None) -> fetch.Found:
+    """The verified bytes of every file of dataset `name` (or of `names`), searching locally first, then the
+    mirrors. Raises DataError listing every place tried when a file cannot be found.
     """
     info = catalog.get(name)
-    found = fetch.search_local(info, data_dir)
-    if len(found.data) < len(info.files):
+    wanted = names or info.files
+    found = fetch.search_local(info, data_dir, wanted)
+    if len(found.data) < len(wanted):
         if download:
-            fetch.download(info, found, mirrors)
+            fetch.download(info, found, mirrors, wanted)
         else:
             found.tried.append("mirrors: not tried (download=False)")
-    missing = [n for n in info.files if n not in found.data]
+    missing = [n for n in wanted if n not in found.data]
     if missing:
         raise DataError(f"cannot find {info.name} file(s) {', '.join(missing)}; tried: {' | '.join(found.tried)}; "
-                        f"{HOW_TO_FIX}")
+                        f"{how_to_fix(info)}")
     return found
+
+
+def how_to_fix(info: catalog.DatasetInfo) -> str:
+    """The ways to get the files: Debian's package where there is one, or a folder of your own."""
+    if info.system_package:
+        return f"install Debian's package (apt-get install {info.system_package}), or {HOW_TO_FIX}"
+    return HOW_TO_FIX
+
+
+def load_test(name: str, data_dir=None, download: bool = True) -> Dataset:
+    """Only the test split of `name` (only its two test files are needed): a Dataset with `train` empty."""
+    info = catalog.get(name)
+    test_files = tuple(n for n in info.files if n.startswith("t10k"))
+    found = locate(info.name, data_dir, download, names=test_files)
+    images, labels = (parse_idx(found.data.pop(n), found.sources[n]) for n in test_files)
+    test = Split(*check_pair(images, labels, f"{info.name} test files"))
+    empty = Split(test.x[:0], test.y[:0])
+    return Dataset(info.name, list(info.classes), empty, None, test, dict(found.sources))
 
 
 def load(name: str, data_dir=None, download: bool = True, validation: int = 0, subset: int | None = None,

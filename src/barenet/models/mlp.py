@@ -49,6 +49,15 @@ class MLP(Sequential):
                                   bias_init=bias_init, use_bias=use_bias))
         super().__init__(stack, output=output, seed=seed, dtype=dtype)
         self.sizes = sizes
+        self._options = {"activation": activation, "dropout": dropout, "input_dropout": input_dropout,
+                         "init": init, "max_norm": max_norm, "use_bias": use_bias}
+
+    def __repr__(self) -> str:
+        """`MLP([784, 128, 10], activation='relu', output='softmax', 101,770 parameters, ...)` on one line."""
+        defaults = {"activation": "relu", "dropout": 0.0, "input_dropout": 0.0, "init": "auto", "max_norm": None,
+                    "use_bias": True}
+        options = "".join(f", {key}={value!r}" for key, value in self._options.items() if value != defaults[key])
+        return f"MLP({self.sizes}{options}, {self._described()})"
 
 
 def _per_layer(value, count: int, name: str) -> list:

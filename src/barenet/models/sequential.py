@@ -33,7 +33,7 @@ from ..nn.layers import Layer, activation
 from ..optim import optimizers
 from ..optim.optimizers import Optimizer
 from ..training import inputs
-from ..training.callbacks import Callback, History
+from ..training.callbacks import Callback, History, verbosity_callbacks
 from ..training.trainer import Trainer
 from . import modelfile
 
@@ -145,16 +145,38 @@ class Sequential:
     def count_params(self) -> int:
         return int(sum(p.size for p in self.parameters()[0]))
 
-    def summary(self) -> str:
-        """A table of layers, output sizes and parameter counts."""
+    def summary(self, print_fn=print) -> None:
+        """Print the table of `summary_text()` (Keras's `model.summary()`); `print_fn` receives it."""
+        print_fn(self.summary_text())
+
+    def summary_text(self) -> str:
+        """A table: one row per layer (its output shape (batch, features) and parameter count), then the
+        total, the output activation, and the loss and optimizer once compiled."""
         rows, features = [], self.in_features
         for i, layer in enumerate(self.layers):
             features = layer.output_features(features) if features is not None else None
-            count = sum(p.size for p in layer.params.values())
-            rows.append(f"{i:>3}  {layer!r:<44} {features if features is not None else '?':>7} {count:>10,}")
-        header = f"{'':>3}  {'layer':<44} {'outputs':>7} {'params':>10}"
-        footer = f"output activation: {self.output or 'set by the loss'}    parameters: {self.count_params():,}"
-        return "\n".join([header, *rows, footer])
+            shape = f"(batch, {features if features is not None else '?'})"
+            rows.append(f"{i:>3}  {layer!r:<44} {shape:<14} {sum(p.size for p in layer.params.values()):>10,}")
+        rule = "-" * 75
+        total = self.count_params()
+        output = self.output or "set by the loss at compile"
+        lines = [f"{type(self).__name__}: {len(self.layers)} layers", f"{'#':>3}  {'layer':<44} {'output shape':<14} "
+                 f"{'params':>10}", rule, *rows, rule,
+                 f"parameters: {total:,} ({total * self.dtype.itemsize / 1024:,.1f} KiB in {self.dtype.name})",
+                 f"output activation: {output}"]
+        if self.loss is not None:
+            lines.append(f"loss: {self.loss!r}    optimizer: {self.optimizer!r}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        """The layers, one per line, then the output activation, parameter count, loss and optimizer."""
+        layers = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"{type(self).__name__}({layers}\n  {self._described()}\n)"
+
+    def _described(self) -> str:
+        """"output='softmax', 109,386 parameters, SoftmaxCrossEntropy() + SGD(lr=0.1)" (the last part once compiled)."""
+        compiled = f", {self.loss!r} + {self.optimizer!r}" if self.loss is not None else ", not compiled"
+        return f"output={self.output!r}, {self.count_params():,} parameters{compiled}"
 
     def get_config(self) -> dict:
         return {"layers": [layer.get_config() for layer in self.layers], "output": self.output,
@@ -217,8 +239,13 @@ class Sequential:
     # ----- training (a Trainer does the work) ----------------------------------------
     def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, validation_data=None,
             validation_split: float = 0.0, shuffle: bool = True, callbacks: Iterable[Callback] = (),
-            initial_epoch: int = 0) -> History:
-        """Train for `epochs` epochs (see `Trainer.fit`); `initial_epoch` continues the model's history there."""
+            initial_epoch: int = 0, verbose="auto") -> History:
+        """Train for `epochs` epochs (see `Trainer.fit`); `initial_epoch` continues the model's history there.
+
+        verbose: 1 or "auto" shows a progress bar per epoch (tqdm.auto: a widget in Jupyter) ending with the
+        epoch's metrics, 2 one line per epoch, 0 nothing. Returns the History (`history.history["loss"]`).
+        """
+        callbacks = [*callbacks, *verbosity_callbacks(verbose)]
         trainer = Trainer(self, batch_size=batch_size, shuffle=shuffle, callbacks=callbacks)
         if initial_epoch:
             trainer.epoch = initial_epoch

@@ -21,7 +21,7 @@ from __future__ import annotations
 from .. import kernels
 from ..backend import xp
 from ..errors import ConfigError
-from ..registry import build
+from ..registry import build, config_repr
 from .functional import one_hot, sigmoid
 
 REDUCTIONS = ("mean", "sum")
@@ -49,6 +49,9 @@ class Loss:
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}
+
+    def __repr__(self) -> str:
+        return config_repr(self, self.get_config())
 
     def _dense(self, targets, outputs):
         if targets.ndim == 1:

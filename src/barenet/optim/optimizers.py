@@ -31,7 +31,7 @@ import math
 from .. import kernels
 from ..backend import xp
 from ..errors import ConfigError
-from ..registry import build
+from ..registry import build, config_repr
 from . import schedules
 
 
@@ -80,6 +80,11 @@ class Optimizer:
 
     def get_config(self) -> dict:
         return {"name": self.name, "lr": self.schedule.get_config(), "clipnorm": self.clipnorm}
+
+    def __repr__(self) -> str:
+        """`SGD(lr=0.1, momentum=0.9)`: the learning rate (or its schedule) and the options not at their defaults."""
+        lr = self.schedule.initial_lr if self.schedule.name == "constant" else self.schedule
+        return config_repr(self, {**self.get_config(), "lr": lr}, always=("lr",))
 
     def state_dict(self) -> dict:
         """Everything needed to resume: counters and state arrays (by slot index)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ConfigError
-from ..registry import build
+from ..registry import build, config_repr
 
 PER = ("epoch", "step")
 
@@ -48,6 +48,9 @@ class Schedule:
 
     def get_config(self) -> dict:
         raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return config_repr(self, self.get_config(), always=("lr",))
 
     def state_dict(self) -> dict:
         return {}

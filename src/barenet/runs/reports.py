@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 import numpy as np
 
@@ -22,8 +23,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np
     return counts
 
 
-def per_class_scores(counts: np.ndarray) -> list[dict]:
-    """Precision, recall, F1 and support per class from a confusion matrix."""
+def per_class_scores(counts: np.ndarray, class_names: list[str] | None = None) -> list[dict]:
+    """Precision, recall, F1 and support per class from a confusion matrix (classes, classes),
+    each row led by its class name ("class") when `class_names` are given."""
     rows = []
     for k in range(counts.shape[0]):
         tp = counts[k, k]
@@ -31,8 +33,8 @@ def per_class_scores(counts: np.ndarray) -> list[dict]:
         precision = tp / predicted if predicted else 0.0
         recall = tp / actual if actual else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append({"precision": float(precision), "recall": float(recall), "f1": float(f1),
-                     "support": int(actual)})
+        rows.append({**({"class": class_names[k]} if class_names else {}), "precision": float(precision),
+                     "recall": float(recall), "f1": float(f1), "support": int(actual)})
     return rows
 
 
@@ -80,22 +82,45 @@ def save_figure(fig, path) -> None:
         pyplot().close(fig)
 
 
-def plot_learning_curves(rows: list[dict], path, eval_label: str = "validation") -> None:
-    """Loss and accuracy per epoch, train and validation (or test), side by side."""
+def focus_range(percents: list[float], spread: float = 15.0) -> tuple[float, float]:
+    """A y range (low, high) in percent that shows the good values apart: values more than `spread` points
+    below the best (a collapsed run at 10%) fall under `low` and are drawn at the edge instead."""
+    finite = [p for p in percents if math.isfinite(p)]
+    if not finite:
+        return 0.0, 100.0
+    best = max(finite)
+    close = [p for p in finite if p >= best - spread]
+    margin = max(0.5, 0.08 * (best - min(close)))
+    return max(0.0, min(close) - margin), min(100.0, best + margin)
+
+
+def plot_learning_curves(rows: list[dict], path, eval_label: str = "validation", title: str = "") -> None:
+    """Loss (log scale), accuracy in percent and the learning rate per epoch, train and validation (or test),
+    side by side, under `title` (the run's name)."""
     plt = pyplot()
     epochs = [row["epoch"] for row in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric, title in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
-        ax.plot(epochs, [r[metric] for r in rows], "o-", label="train")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 1, 0.7]}, layout="constrained")
+    for ax, metric, scale in ((axes[0], "loss", 1.0), (axes[1], "accuracy", 100.0)):
+        ax.plot(epochs, [r[metric] * scale for r in rows], "o-", label="train")
         eval_key = next((k for k in (f"val_{metric}", f"test_{metric}") if k in rows[0]), None)
         if eval_key:
-            ax.plot(epochs, [r[eval_key] for r in rows], "s-", label=eval_label)
+            ax.plot(epochs, [r[eval_key] * scale for r in rows], "s-", label=eval_label)
+        ax.set_title("loss" if metric == "loss" else "accuracy (%)")
+        ax.legend()
+    axes[0].set_yscale("log")
+    percents = [r[k] * 100 for r in rows for k in ("accuracy", "val_accuracy", "test_accuracy") if k in r]
+    axes[1].set_ylim(*focus_range(percents, spread=100.0))
+    axes[2].plot(epochs, [r.get("lr", math.nan) for r in rows], "d-", color="tab:green")
+    axes[2].set_title("learning rate")
+    lrs = [r["lr"] for r in rows if r.get("lr", 0) > 0]
+    if lrs and max(lrs) > 3 * min(lrs):
+        axes[2].set_yscale("log")
+    for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_title(title)
         ax.grid(alpha=0.3)
-        ax.legend()
-    ax_loss.set_yscale("log")
+    if title:
+        fig.suptitle(title)
     save_figure(fig, path)
 
 
@@ -131,7 +156,7 @@ def plot_misclassified(images: np.ndarray, y_true, proba, class_names: list[str]
     chosen = most_confident_mistakes(np.asarray(y_true), proba, count)
     cols = 6
     rows = max(1, -(-len(chosen) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.9), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.4, rows * 1.75), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, chosen):
@@ -139,26 +164,40 @@ def plot_misclassified(images: np.ndarray, y_true, proba, class_names: list[str]
         guess = proba[i].argmax()
         ax.set_title(f"true {class_names[y_true[i]]}\npred {class_names[guess]} {proba[i, guess]:.0%}",
                      fontsize=8)
-    fig.suptitle("most confident mistakes" if len(chosen) else "no mistakes")
+    fig.suptitle(f"the {len(chosen)} most confident mistakes" if len(chosen) else "no mistakes")
     save_figure(fig, path)
 
 
-def plot_first_layer(weights: np.ndarray, path, max_units: int = 64) -> None:
-    """Each first-layer unit's incoming weights as an image (for square inputs such as 28x28)."""
-    plt = pyplot()
+def weight_mosaic(weights: np.ndarray, units: int, cols: int) -> np.ndarray:
+    """The first `units` columns of `weights` (inputs, units), each scaled to [-1, 1] and shaped as a square
+    image, tiled `cols` to a row with one NaN pixel between tiles: (rows * (side + 1) - 1, cols * (side + 1) - 1)."""
     side = int(round(np.sqrt(weights.shape[0])))
+    if side * side != weights.shape[0]:
+        side = 0
+    tile = (side, side) if side else (1, weights.shape[0])
+    rows = -(-units // cols)
+    mosaic = np.full((rows * (tile[0] + 1) - 1, cols * (tile[1] + 1) - 1), np.nan)
+    for unit in range(units):
+        w = weights[:, unit].astype(np.float64)
+        w = w / (np.abs(w).max() or 1.0)
+        r, c = divmod(unit, cols)
+        mosaic[r * (tile[0] + 1):r * (tile[0] + 1) + tile[0], c * (tile[1] + 1):c * (tile[1] + 1) + tile[1]] = \
+            w.reshape(tile)
+    return mosaic
+
+
+def plot_first_layer(weights: np.ndarray, path, max_units: int = 64) -> None:
+    """Each first-layer unit's incoming weights as an image (for square inputs such as 28x28), all in one
+    mosaic drawn pixel for pixel, so the PNG stays small."""
+    plt = pyplot()
     units = min(weights.shape[1], max_units)
     cols = min(8, units)
-    rows = -(-units // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.2), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for unit, ax in zip(range(units), axes.flat):
-        w = weights[:, unit]
-        limit = np.abs(w).max() or 1.0
-        ax.imshow(w.reshape(side, side) if side * side == w.size else w[None, :], cmap="RdBu_r",
-                  vmin=-limit, vmax=limit)
-    fig.suptitle(f"first-layer weights ({units} of {weights.shape[1]} units; red +, blue -)")
+    mosaic = weight_mosaic(weights, units, cols)
+    fig, ax = plt.subplots(figsize=(cols * 0.9, mosaic.shape[0] / mosaic.shape[1] * cols * 0.9 + 0.4),
+                           layout="constrained")
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(f"first-layer weights ({units} of {weights.shape[1]} units; red +, blue -)", fontsize=9)
     save_figure(fig, path)
 
 

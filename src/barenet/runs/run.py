@@ -123,14 +123,27 @@ def prepare(config: dict, model: Sequential | None = None) -> Prepared:
 
 
 # ----- run folder ------------------------------------------------------------
+def run_label(config: dict) -> str:
+    """What ran, for a folder name: the config's name, then "+dataset" and "+784x256x10" where the dataset
+    or the layers differ from the recipe of that name (always, for a config that is no recipe)."""
+    name, dataset, layers = config["name"], config["data"]["dataset"], config["model"]["layers"]
+    recipe = cfg.resolve(recipe=name) if name in cfg.recipe_names() else None
+    parts = [name]
+    if recipe is None or recipe["data"]["dataset"] != dataset:
+        parts.append(dataset)
+    if recipe is None or recipe["model"]["layers"] != layers:
+        parts.append("x".join(map(str, layers)))
+    return "+".join(parts)
+
+
 def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
-    """`out` checked (absent, empty, or --force), or a fresh runs/<time>-<name> folder; created."""
+    """`out` checked (absent, empty, or --force), or a fresh runs/<time>-<what ran> folder; created."""
     if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out, suffix = Path("runs") / f"{stamp}-{config['name']}", 1
+        stamp, label = datetime.now().strftime("%Y%m%d-%H%M%S"), run_label(config)
+        out, suffix = Path("runs") / f"{stamp}-{label}", 1
         while out.exists():
             suffix += 1
-            out = Path("runs") / f"{stamp}-{config['name']}-{suffix}"
+            out = Path("runs") / f"{stamp}-{label}-{suffix}"
     out = check_output_dir(out, force)
     out.mkdir(parents=True, exist_ok=True)
     return out
@@ -226,10 +239,15 @@ def _print_start(prepared: Prepared, run_dir: Path, stream) -> None:
         print(f"hint: {hint}", file=stream)
 
 
-def model_info(ds: Dataset, scaler: InputScaler) -> dict:
-    """What `evaluate`/`predict` need to feed the saved model: dataset, class names, input scaling."""
-    return {"dataset": ds.name, "classes": list(ds.classes), "input": scaler.to_dict(),
+def model_info(ds: Dataset, scaler: InputScaler, data_dir: str = "") -> dict:
+    """What `evaluate`/`predict` need to feed the saved model: dataset, the folder it was read from
+    (when one was given), class names, input scaling."""
+    return {"dataset": ds.name, "data_dir": data_dir, "classes": list(ds.classes), "input": scaler.to_dict(),
             "image_shape": list(ds.train.x.shape[1:])}
+
+
+def _absolute(folder: str) -> str:
+    return str(Path(folder).expanduser().resolve()) if folder else ""
 
 
 def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: float, quiet: bool, stream) -> dict:
@@ -237,7 +255,8 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
     model, ds, config = prepared.model, prepared.ds, prepared.config
     x_test = prepared.scaler(ds.test.x)
     test = trainer.evaluate(x_test, ds.test.y)
-    model.save(run_dir / "model.safetensors", extra=model_info(ds, prepared.scaler))
+    info = model_info(ds, prepared.scaler, _absolute(config["data"]["data_dir"]))
+    model.save(run_dir / "model.safetensors", extra=info)
     rows = metric_rows(trainer.history, prepared.eval_label)
     reports.write_metrics_csv(run_dir / "metrics.csv", rows)
     proba = model.predict_proba(x_test)
@@ -249,7 +268,7 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
         "test_accuracy": test["accuracy"], "test_loss": test["loss"],
         "epochs_run": len(rows), "epochs_planned": config["train"]["epochs"],
         "train_seconds": round(train_seconds, 3), "wall_seconds": round(time.perf_counter() - wall_start, 3),
-        "final_epoch": rows[-1] if rows else {}, "per_class": reports.per_class_scores(counts),
+        "final_epoch": rows[-1] if rows else {}, "per_class": reports.per_class_scores(counts, list(ds.classes)),
         "run_dir": str(run_dir),
         "files": sorted(["config.toml", "model.safetensors", "metrics.csv", "summary.json", CHECKPOINT, *plots]),
     }
@@ -262,8 +281,10 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
 
 
 def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Path, eval_label: str) -> list[str]:
+    """The run's PNGs; returns their names."""
     written = ["learning_curves.png", "confusion_matrix.png", "misclassified.png"]
-    reports.plot_learning_curves(rows, run_dir / written[0], eval_label)
+    title = f"{ds.name}, test accuracy {counts.trace() / max(counts.sum(), 1):.2%}"
+    reports.plot_learning_curves(rows, run_dir / written[0], eval_label, title=f"{run_dir.name}: {title}")
     reports.plot_confusion_matrix(counts, ds.classes, run_dir / written[1], title=f"{ds.name} test set")
     reports.plot_misclassified(ds.test.x, ds.test.y, proba, ds.classes, run_dir / written[2])
     first = next((layer for layer in model.layers if "W" in layer.params), None)

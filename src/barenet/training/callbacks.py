@@ -87,11 +87,27 @@ def wants_steps(callback: Callback) -> bool:
 
 
 class History(Callback):
-    """Per-epoch metrics: `history.history["val_accuracy"][-1]`, or `history["loss"]`."""
+    """Per-epoch metrics, as Keras keeps them: `history.history["val_accuracy"][-1]` or `history["loss"]`;
+    `history.epoch` the epochs (from 0), `history.params` the run's samples, batch_size, epochs and steps."""
 
     def __init__(self):
         self.history: dict[str, list] = {}
         self.epochs: list[int] = []
+        self.params: dict = {}
+
+    def on_train_begin(self, logs):
+        self.params = dict(logs)
+
+    @property
+    def epoch(self) -> list[int]:
+        """The epochs recorded, counted from 0 (Keras's name)."""
+        return self.epochs
+
+    def __repr__(self) -> str:
+        if not self.epochs:
+            return "History(no epochs yet)"
+        last = {key: values[-1] for key, values in self.history.items()}
+        return f"History({len(self.epochs)} epochs; epoch {self.epochs[-1] + 1}: {format_logs(last)})"
 
     def on_epoch_end(self, epoch, logs):
         self.epochs.append(epoch)
@@ -261,3 +277,66 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def format_logs(logs: dict) -> str:
+    """An epoch's metrics in one line: "loss 0.2345 - accuracy 93.21% - val_loss ... - lr 0.1 - 2.1s"."""
+    parts = []
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if key in logs:
+            parts.append(f"{key} {logs[key]:.2%}" if "accuracy" in key else f"{key} {logs[key]:.4f}")
+    if "lr" in logs:
+        parts.append(f"lr {logs['lr']:.3g}")
+    if "seconds" in logs:
+        parts.append(f"{logs['seconds']:.1f}s")
+    return " - ".join(parts)
+
+
+def _auto_tqdm():
+    """tqdm.auto's class: a widget in Jupyter (with ipywidgets), text elsewhere."""
+    from tqdm.auto import tqdm
+
+    return tqdm
+
+
+class ProgbarLogger(ProgressBar):
+    """What `fit(verbose=1)` shows, as in Keras: a bar per epoch (tqdm.auto, so a widget in Jupyter)
+    with the running loss, left in place at the end of the epoch with the epoch's metrics."""
+
+    def on_epoch_begin(self, epoch):
+        tqdm = _auto_tqdm()
+        self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=True,
+                        file=self.file, dynamic_ncols=True, mininterval=0.2)
+        self.loss_sum, self.samples, self.pending = 0.0, 0, 0
+
+    def on_epoch_end(self, epoch, logs):
+        if self.bar is not None:
+            self.bar.set_postfix_str(format_logs(logs), refresh=True)
+        self._close()
+
+
+class EpochLogger(Callback):
+    """What `fit(verbose=2)` shows: one line per epoch, "epoch 3/10: loss 0.1234 - accuracy 96.12% - ..."."""
+
+    def __init__(self, file=None):
+        self.file = file
+
+    def on_train_begin(self, logs):
+        self.epochs = logs["epochs"]
+
+    def on_epoch_end(self, epoch, logs):
+        import sys
+
+        print(f"epoch {epoch + 1}/{self.epochs}: {format_logs(logs)}", file=self.file or sys.stdout, flush=True)
+
+
+def verbosity_callbacks(verbose) -> list[Callback]:
+    """The callbacks `fit(verbose=...)` adds: 0/False nothing, 1/True/"auto" a progress bar per epoch,
+    2 one line per epoch (Keras's levels)."""
+    levels: dict[int | str, list[type[Callback]]] = {0: [], 1: [ProgbarLogger], 2: [EpochLogger],
+                                                     "auto": [ProgbarLogger]}
+    key = int(verbose) if isinstance(verbose, bool) else verbose
+    if not isinstance(key, (int, str)) or key not in levels:
+        raise ConfigError(f"verbose must be 0 (silent), 1 or 'auto' (a progress bar), or 2 (one line per epoch), "
+                          f"got {verbose!r}")
+    return [cls() for cls in levels[key]]
