@@ -19,6 +19,7 @@ GEMM speed that training keeps. And which BLAS library and kernel ran.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -60,12 +61,13 @@ def barenet_trainer(sizes, x, y, batch, samples):
     model = bn.MLP(sizes, activation="relu", seed=0)
     model.compile(optimizer=bn.optimizers.SGD(lr=0.01, momentum=0.9))
     rng = np.random.default_rng(0)
+    quiet = {"verbose": 0} if "verbose" in inspect.signature(model.fit).parameters else {}  # older barenet: silent
 
     def epoch() -> float:
         subset = rng.permutation(len(x))[:samples]
         xs, ys = x[subset], y[subset]  # same gather as the torch side, outside the timing
         start = time.perf_counter()
-        model.fit(xs, ys, epochs=1, batch_size=batch, shuffle=True, verbose=0)  # fit shuffles and gathers per batch
+        model.fit(xs, ys, epochs=1, batch_size=batch, shuffle=True, **quiet)  # fit shuffles and gathers per batch
         return time.perf_counter() - start
 
     return epoch, model
