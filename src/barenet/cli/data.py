@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ACTIONS = ("download", "verify", "where", "show")
+MAX_SHOW = 400  # images in one 'show' grid
 
 
 def register(sub) -> None:
@@ -74,8 +75,8 @@ def show(args) -> int:
     from ..data.loader import load
     from ..errors import ConfigError
 
-    if args.count < 1:
-        raise ConfigError(f"--count must be at least 1, got {args.count}")
+    if not 1 <= args.count <= MAX_SHOW:
+        raise ConfigError(f"--count must be between 1 and {MAX_SHOW}, got {args.count}")
     ds = load(args.dataset, args.data_dir)
     split = ds.train if args.split == "train" else ds.test
     rows = np.sort(np.random.default_rng(args.seed).choice(len(split), size=min(args.count, len(split)),
