@@ -32,6 +32,10 @@ class DataError(BarenetError, OSError):
     """Dataset files that are missing, corrupt or fail their checksum."""
 
 
+class WriteError(BarenetError, OSError):
+    """A file barenet could not write: disk full, permission denied, a read-only folder (path and reason)."""
+
+
 class ModelFileError(BarenetError, OSError):
     """A model file that is missing, corrupt or not a barenet model."""
 

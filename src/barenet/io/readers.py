@@ -40,7 +40,7 @@ def check_regular(path, what: str = "file", error: type[BarenetError] = DataErro
     if stat.S_ISDIR(info.st_mode):
         raise error(f"{path} is a folder, not a {what}: give a file path")
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path} is not a regular file (a pipe, socket or device): give a {what} on disk")
+        raise error(f"{path} is not a regular file (a pipe, socket or device): give a file on disk")
     return info
 
 
