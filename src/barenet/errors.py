@@ -51,6 +51,17 @@ class TrainingDiverged(BarenetError, ArithmeticError):
         self.history = history
 
 
+class Interrupted(KeyboardInterrupt):
+    """A stop asked for by a signal (SIGINT, SIGTERM, SIGHUP): `signal_number` says which, the message what is kept.
+
+    A KeyboardInterrupt, so code that cleans up on Ctrl-C cleans up on the others too.
+    """
+
+    def __init__(self, message: str = "", signal_number: int = 2):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
 class BarenetWarning(UserWarning):
     """A setup that will train badly or is probably a mistake (e.g. unscaled pixels)."""
 
