@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, InputError
+from ..errors import BarenetError, DataError, InputError
 from ..io.readers import check_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -41,6 +41,8 @@ def load_grayscale(path) -> np.ndarray:
                 return _gray_levels(opened, path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(f"{path} is larger than {MAX_PIXELS:,} pixels: resize the image") from None
+    except BarenetError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path} is not an image barenet can read ({type(exc).__name__}): give PNG or JPEG files, "
                         f"or a batch as .npy, .csv or IDX") from None

@@ -20,7 +20,7 @@ from ..io.readers import IMAGE_KINDS, check_regular, gunzip, read_regular, sniff
 from .formats import parse_csv, parse_idx
 from .images import IMAGE_SUFFIXES
 
-MAX_BATCH_BYTES = 1 << 28  # 256 MiB of samples (a million 28x28 images is 784 MB as uint8: split it)
+MAX_BATCH_BYTES = 1 << 27  # 128 MiB of samples (170,000 28x28 images as uint8; split bigger batches)
 REFUSED = {"zip": "an .npz/.zip archive: save one array with numpy.save as .npy",
            "pickle": "a Python pickle: barenet never unpickles input; save the array with numpy.save as .npy",
            "binary": "not a format barenet reads: give PNG/JPEG images, or a batch as .npy, .csv or IDX"}

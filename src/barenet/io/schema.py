@@ -86,8 +86,9 @@ def check_value(value, spec: Field, name: str, error: type[BarenetError] = Confi
         if spec.max_items is not None and len(value) > spec.max_items:
             raise error(f"{name} may hold at most {spec.max_items} items, got {len(value)}")
         if spec.items is not None:
-            for i, item in enumerate(value):
-                check_value(item, spec.items, f"{name}[{i}]", error)
+            for i, item in enumerate(value):  # config key 'a.b' -> config key 'a.b[3]'
+                label = f"{name[:-1]}[{i}]'" if name.endswith("'") else f"{name}[{i}]"
+                check_value(item, spec.items, label, error)
     if spec.choices is not None and kind not in (LIST, TABLE) and value not in spec.choices:
         raise error(f"{name} must be one of {', '.join(map(repr, spec.choices))}, got {_describe(value)}")
 
@@ -102,9 +103,13 @@ def _check_number(value, spec: Field, name: str, error: type[BarenetError]) -> N
     below = spec.low is not None and (value <= spec.low if spec.low_open else value < spec.low)
     above = spec.high is not None and (value >= spec.high if spec.high_open else value > spec.high)
     if below or above:
-        low = "" if spec.low is None else f"{'>' if spec.low_open else '>='} {spec.low:g}"
-        high = "" if spec.high is None else f"{'<' if spec.high_open else '<='} {spec.high:g}"
+        low = "" if spec.low is None else f"{'>' if spec.low_open else '>='} {_number(spec.low)}"
+        high = "" if spec.high is None else f"{'<' if spec.high_open else '<='} {_number(spec.high)}"
         raise error(f"{name} must be {' and '.join(p for p in (low, high) if p)}, got {value!r}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _check_text(value: str, spec: Field, name: str, error: type[BarenetError]) -> None:

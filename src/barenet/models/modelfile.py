@@ -23,7 +23,7 @@ from pathlib import Path
 from ..backend import to_numpy
 from ..errors import ModelFileError
 from ..io.safetensors import read_safetensors, write_safetensors
-from ..io.schema import printable
+from ..io.schema import kind_of, printable
 
 FORMAT_VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
@@ -57,7 +57,7 @@ def read(path) -> tuple[dict, dict]:
     except RecursionError:
         raise ModelFileError(f"{path} has barenet metadata nested too deeply to be a model: re-save it") from None
     if not isinstance(document, dict):
-        raise ModelFileError(f"{path} has barenet metadata that is a {type(document).__name__}, not a JSON object: "
+        raise ModelFileError(f"{path} has barenet metadata that is a JSON {kind_of(document)}, not an object: "
                              f"re-save the model")
     if document.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path} has model format version {printable(repr(document.get('format_version')), 40)}; "

@@ -197,6 +197,8 @@ def _callbacks(config: dict, recorder: RunRecorder, quiet: bool, stream) -> list
 def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None) -> dict:
     """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too)."""
     wall_start = time.perf_counter()
+    if out is not None:
+        check_output_dir(out, force)  # before the data is loaded: a bad --out is refused at once
     prepared = prepare(config)
     run_dir = new_run_dir(config, out, force)
     with RunLock(run_dir):
