@@ -16,9 +16,14 @@ pytestmark = pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not foun
 
 ARGS = ["--subset", "1000", "--epochs", "3", "--batch-size", "10", "--layers", "784,16,10", "--quiet"]
 STEPS_PER_EPOCH = 1000 // 10
-# The run signals itself at a fixed step of its second epoch (after one checkpoint), as `kill` would.
+# The run signals itself at a fixed step of its second epoch (after one checkpoint), as `kill` would. The
+# handlers start as in an interactive shell: a background or nohup parent may have left the signals ignored,
+# and barenet (rightly) keeps an ignored signal ignored.
 SIGNALLER = """
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 from barenet.cli import main
 from barenet.training.trainer import Trainer
 step = Trainer._step

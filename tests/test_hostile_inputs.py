@@ -190,6 +190,7 @@ def model_cases(d: Path) -> dict[str, list]:
         "not-safetensors": ["predict", _write(d / "junk.safetensors", b"definitely not a model"), image],
         "model-is-a-folder": ["predict", _mkdir(d / "folder.safetensors"), image],
         "model-is-a-fifo": ["predict", fifo, image],
+        "model-is-dev-zero": ["predict", "/dev/zero", image],
         "pickle-as-model": ["predict", pickle_model, image],
         "evaluate-std-0": ["evaluate", d / "std0.safetensors"],
         "evaluate-nan-weight": ["evaluate", d / "nan.safetensors"],
@@ -240,6 +241,9 @@ def data_cases(d: Path) -> dict[str, list]:
         "folder-as-input": _mkdir(d / "folder.npy"),
         "missing-file": d / "missing.png",
         "truncated-png": _write(d / "trunc.png", png_header(28, 28)[:40]),
+        "dev-zero": Path("/dev/zero"),
+        "symlink-to-a-fifo": _symlink(d / "link.npy", fifo),
+        "csv-with-nul-bytes": _write(d / "nul.csv", b"1,2,3,4\n\x00\x00,1,2,3\n"),
     }
     return {name: ["predict", model, path] for name, path in cases.items()}
 
@@ -273,6 +277,7 @@ def config_cases(d: Path) -> dict[str, list]:
         "config-non-utf8": ["train", "--config", _write(d / "latin.toml", b'name = "caf\xe9"\n'), "--out", out],
         "config-deeply-nested": ["train", "--config", nested, "--out", out],
         "config-fifo": ["train", "--config", fifo, "--out", out],
+        "config-dev-zero": ["train", "--config", "/dev/zero", "--out", out],
         "config-folder": ["train", "--config", _mkdir(d / "conf.toml"), "--out", out],
         "config-2mb": ["train", "--config", _write(d / "big.toml", b"#" * (2 << 20)), "--out", out],
         "config-empty-layers": ["train", "--config", _write(d / "l.toml", b"[model]\nlayers = []\n"), "--out", out],
@@ -344,6 +349,11 @@ def resume_cases(d: Path) -> dict[str, list]:
 
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def _symlink(path: Path, target: Path) -> Path:
+    path.symlink_to(target)
     return path
 
 
