@@ -160,6 +160,7 @@ def model_cases(d: Path) -> dict[str, list]:
 
     fifo = d / "fifo.safetensors"
     os.mkfifo(fifo)
+    torch_cases = torch_state_dicts(d)
     pickle_model = d / "pickle.safetensors"
     pickle_model.write_bytes(b"\x80\x04\x95" + bytes(40))
     return {
@@ -192,9 +193,39 @@ def model_cases(d: Path) -> dict[str, list]:
         "model-is-a-fifo": ["predict", fifo, image],
         "model-is-dev-zero": ["predict", "/dev/zero", image],
         "pickle-as-model": ["predict", pickle_model, image],
+        **{f"import-torch-{name}": ["import-torch", path, d / f"{name}.out.safetensors"]
+           for name, path in torch_cases.items()},
         "evaluate-std-0": ["evaluate", d / "std0.safetensors"],
         "evaluate-nan-weight": ["evaluate", d / "nan.safetensors"],
     }
+
+
+def torch_state_dicts(d: Path) -> dict[str, Path]:
+    """PyTorch state dicts as `barenet export` writes them, with their barenet metadata or weights damaged."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    import barenet as bn
+    from barenet.pytorch.files import META_KEY, export_torch
+
+    source = d / "exported.safetensors"
+    export_torch(bn.MLP([784, 16, 10], seed=0), source)
+    with safe_open(str(source), framework="numpy") as handle:
+        text = handle.metadata()[META_KEY]
+
+    def variant(name: str, metadata: str, nan: bool = False) -> Path:
+        tensors = load_file(source)
+        if nan:
+            tensors["0.weight"][0, 0] = np.inf
+        save_file(tensors, d / f"{name}.safetensors", metadata={META_KEY: metadata})
+        return d / f"{name}.safetensors"
+
+    document = json.loads(text)
+    document["layers"].insert(1, {"type": "__import__", "name": "os"})
+    return {"metadata-a-list": variant("t-list", "[1]"), "deep-json": variant("t-deep", "[" * 100_000 + "]" * 100_000),
+            "layer-type-import": variant("t-import", json.dumps(document)),
+            "dropout-rate-5": variant("t-rate", text.replace('"type": "ReLU"', '"type": "Dropout", "rate": 5')),
+            "inf-weight": variant("t-inf", text, nan=True)}
 
 
 def data_cases(d: Path) -> dict[str, list]:

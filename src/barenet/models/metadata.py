@@ -50,8 +50,16 @@ def check_document(document, path) -> None:
     check_table(architecture, ARCHITECTURE, "architecture.", error, "model-file key")
     if not architecture.get("layers"):
         raise ModelFileError(f"{path} has no layers in its architecture: re-save the model")
-    for i, layer in enumerate(architecture["layers"]):
-        where = f"architecture.layers[{i}]."
+    check_layers(architecture["layers"], path, "architecture.layers")
+    if "optimizer_state" in document:
+        check_table(document["optimizer_state"], OPTIMIZER_STATE, "optimizer_state.", error, "model-file key")
+
+
+def check_layers(layer_list: list, path, where_list: str) -> None:
+    """Each layer config: a type from the allow-list and only its options, of the right kinds and ranges."""
+    error = _error(path)
+    for i, layer in enumerate(layer_list):
+        where = f"{where_list}[{i}]."
         kind = layer.get("type") if isinstance(layer, dict) else None
         if not isinstance(kind, str) or kind not in LAYERS:
             raise ModelFileError(f"{path}: unknown layer type {printable(repr(kind), 60)} at {where[:-1]}: "
@@ -59,8 +67,6 @@ def check_document(document, path) -> None:
         check_table({k: v for k, v in layer.items() if k != "type"}, LAYERS[kind], where, error, "model-file key")
         if kind == "Dense" and not {"in_features", "out_features"} <= layer.keys():
             raise ModelFileError(f"{path}: {where[:-1]} is a Dense layer without its sizes: re-save the model")
-    if "optimizer_state" in document:
-        check_table(document["optimizer_state"], OPTIMIZER_STATE, "optimizer_state.", error, "model-file key")
 
 
 def expected_tensors(architecture: dict) -> dict[str, tuple[int, ...]]:
