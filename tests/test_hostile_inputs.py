@@ -369,6 +369,8 @@ def resume_cases(d: Path) -> dict[str, list]:
         "epoch-ahead-of-history": folder("eahead", lambda p: p.update(epoch=2)),
         "rng-garbage": folder("rngg", lambda p: p.update(rng={"bit_generator": "PCG64", "state": 5})),
         "history-not-numbers": folder("hnn", lambda p: p.update(history={"loss": ["a"]})),
+        "early-stopping-state-garbage": folder("es", lambda p: p.update(callbacks={"EarlyStopping": {"best": "x"}})),
+        "callback-state-a-number": folder("cb", lambda p: p.update(callbacks={"EarlyStopping": 5})),
         "velocity-wrong-size": folder("vel", tensors_change=velocity),
         "checkpoint-is-a-folder": ["train", "--resume", directory],
         "empty-config": folder("empty", config_text=""),

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ModelFileError
-from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field
+from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
 from .schema import MAX_EPOCHS
 
 LOCK_NAME = ".lock"
@@ -99,11 +99,29 @@ def check_progress(progress, path) -> None:
         if not isinstance(values, list) or len(values) != len(epochs) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ModelFileError(f"{path}: history {metric!r} is not one number per epoch: the checkpoint is damaged")
+    _check_callbacks(progress.get("callbacks", {}), path)
     try:
         np.random.default_rng().bit_generator.state = progress["rng"]
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise ModelFileError(f"{path} has an invalid random-generator state ({exc}): the checkpoint is "
                              f"damaged") from None
+
+
+def _check_callbacks(states: dict, path) -> None:
+    """Each callback's saved state a table; EarlyStopping's: a number `best`, a count `wait`, an epoch or null."""
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            raise ModelFileError(f"{path}: the saved state of callback {printable(name, 60)!r} is not a table: the "
+                                 f"checkpoint is damaged")
+    early = states.get("EarlyStopping")
+    if early is None:
+        return
+    best, wait, epoch = early.get("best"), early.get("wait"), early.get("best_epoch")
+    fine = (kind_of(best) in (INT, NUMBER) and kind_of(wait) == INT and wait >= 0
+            and (epoch is None or (kind_of(epoch) == INT and epoch >= 0)))
+    if not fine:
+        raise ModelFileError(f"{path}: the saved early-stopping state {printable(repr(early), 80)} is not "
+                             f"(best, wait, best_epoch): the checkpoint is damaged")
 
 
 def _error(path):
