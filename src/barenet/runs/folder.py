@@ -56,6 +56,15 @@ class RunLock:
         self.fd = fd
         return self
 
+    @staticmethod
+    def check_free(run_dir: Path) -> None:
+        """Refuse at once (naming the pid) when another process holds `run_dir`; creates no file."""
+        path = Path(run_dir) / LOCK_NAME
+        if not path.is_file():
+            return
+        with RunLock(run_dir):
+            pass
+
     def _holder(self) -> str:
         try:
             return self.path.read_text(encoding="ascii", errors="replace").strip() or "unknown"

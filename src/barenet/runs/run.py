@@ -197,11 +197,13 @@ def _callbacks(config: dict, recorder: RunRecorder, quiet: bool, stream) -> list
 def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None) -> dict:
     """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too)."""
     wall_start = time.perf_counter()
-    if out is not None:
-        check_output_dir(out, force)  # before the data is loaded: a bad --out is refused at once
+    if out is not None:  # before the data is loaded: a bad or busy --out is refused at once
+        check_output_dir(out, force)
+        RunLock.check_free(Path(out))
     prepared = prepare(config)
     run_dir = new_run_dir(config, out, force)
     with RunLock(run_dir):
+        remove_stale_parts(run_dir)  # a --force run into an old folder: leftovers of killed writes
         write_text(run_dir / "config.toml", cfg.to_toml(config))
         return train_in(prepared, run_dir, None, wall_start, quiet, stream or sys.stdout)
 
