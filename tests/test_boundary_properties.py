@@ -247,3 +247,23 @@ def test_deeply_nested_metadata_is_one_line(saved, tmp_path):
     save_file(tensors, tmp_path / "deep.safetensors", metadata={"barenet": "[" * 100_000 + "]" * 100_000})
     with pytest.raises(ModelFileError, match="nested too deeply"):
         bn.load(tmp_path / "deep.safetensors")
+
+
+# ----- Keras npz -------------------------------------------------------------------------------------------------
+@FAST
+@given(shape=st.lists(st.integers(0, 10**12), min_size=1, max_size=3), size=st.integers(0, 2000))
+def test_an_npz_member_claiming_more_than_it_holds_is_refused_before_allocation(shape, size, tmp_path_factory):
+    import zipfile
+
+    from barenet.data.formats import read_keras_npz
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
+    path = tmp_path_factory.mktemp("npz") / "mnist.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            archive.writestr(f"{key}.npy", buffer.getvalue() + bytes(size))
+    try:
+        read_keras_npz(path)
+    except DataError as error:
+        one_line(error)

@@ -103,6 +103,7 @@ def read_keras_npz(path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
     import zipfile
 
     try:
+        check_npz_members(path)
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in KERAS_KEYS if key not in npz.files]
             if missing:
@@ -114,6 +115,31 @@ def read_keras_npz(path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
         raise DataError(f"{path} is not a readable npz file ({one_line(exc)}): download it again") from None
     x_train, y_train, x_test, y_test = arrays
     return check_pair(x_train, y_train, f"{path} (train)"), check_pair(x_test, y_test, f"{path} (test)")
+
+
+def check_npz_members(path) -> None:
+    """Each .npy inside the archive: its header's shape and dtype must fit the member's declared size
+    (which zipfile enforces while reading), so no array bigger than the archive says is ever allocated."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    on_disk = Path(path).stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.file_size > MAX_NPZ_MEMBER_BYTES:
+                raise DataError(f"{path}: {info.filename} unpacks to {info.file_size:,} bytes, more than "
+                                f"{MAX_NPZ_MEMBER_BYTES:,}: not a dataset barenet reads")
+            with archive.open(info) as member:
+                version = npy.read_magic(member)
+                header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = header(member)
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise DataError(f"{path}: {info.filename} claims {dtype}{list(shape)} in {info.file_size:,} "
+                                f"bytes ({on_disk:,} on disk): the file is corrupt")
+
+
+MAX_NPZ_MEMBER_BYTES = 1 << 30
 
 
 def one_line(exc: BaseException) -> str:
