@@ -109,5 +109,5 @@ def test_registry_and_errors():
         losses.get("hinge")
     with pytest.raises(ConfigError, match="reduction"):
         losses.MeanSquaredError(reduction="avg")
-    with pytest.raises(ConfigError, match="bad options"):
+    with pytest.raises(ConfigError, match="unknown option 'smoothing' for loss 'mse'"):
         losses.get({"name": "mse", "smoothing": 1})

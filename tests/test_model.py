@@ -296,7 +296,7 @@ def test_early_stopping_restores_best():
     x, y = small_problem()
     xv, yv = small_problem(n=100, seed=5)
     stopper = EarlyStopping(monitor="val_loss", patience=0, restore_best_weights=True)
-    model = bn.MLP([10, 32, 3]).compile(optimizer=bn.optimizers.SGD(lr=2.0))  # noisy: val loss will wobble
+    model = bn.MLP([10, 32, 3]).compile(optimizer=bn.optimizers.SGD(lr=0.5))  # noisy: val loss will wobble
     model.fit(x, y, epochs=30, validation_data=(xv, yv), callbacks=[stopper])
     assert stopper.stopped_epoch is not None and stopper.stopped_epoch < 29
     assert model.evaluate(xv, yv)["loss"] == pytest.approx(stopper.best, rel=1e-5)

@@ -32,6 +32,10 @@ class DataError(BarenetError, OSError):
     """Dataset files that are missing, corrupt or fail their checksum."""
 
 
+class WriteError(BarenetError, OSError):
+    """A file barenet could not write: disk full, permission denied, a read-only folder (path and reason)."""
+
+
 class ModelFileError(BarenetError, OSError):
     """A model file that is missing, corrupt or not a barenet model."""
 
@@ -45,6 +49,17 @@ class TrainingDiverged(BarenetError, ArithmeticError):
     def __init__(self, message: str, history=None):
         super().__init__(message)
         self.history = history
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop asked for by a signal (SIGINT, SIGTERM, SIGHUP): `signal_number` says which, the message what is kept.
+
+    A KeyboardInterrupt, so code that cleans up on Ctrl-C cleans up on the others too.
+    """
+
+    def __init__(self, message: str = "", signal_number: int = 2):
+        super().__init__(message)
+        self.signal_number = signal_number
 
 
 class BarenetWarning(UserWarning):

@@ -10,7 +10,9 @@ kind of one-line message naming what is known.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError
@@ -30,8 +32,31 @@ def lookup(name: Any, registry: Mapping[str, Any], kind: str, aliases: Mapping[s
     key = aliases.get(name, name) if isinstance(name, str) else name
     if key not in registry:
         known = ", ".join(sorted([*registry, *aliases]))
-        raise ConfigError(f"unknown {kind} {name!r}: use one of {known}")
+        raise ConfigError(f"unknown {kind} {name!r}{suggest(name, [*registry, *aliases])}: use one of {known}")
     return key
+
+
+def suggest(name: Any, known: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the known name closest to `name`, or "" when none is close."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_options(constructor: Callable, options: Mapping[str, Any], what: str) -> None:
+    """ConfigError naming the first option `constructor` does not take, and the closest one it does."""
+    try:
+        parameters = inspect.signature(constructor).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    known = [n for n, p in parameters.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for option in options:
+        if option not in known:
+            raise ConfigError(f"unknown option {option!r} for {what}{suggest(option, known)}: "
+                              f"its options are {', '.join(known)}")
 
 
 def build(spec: Any, registry: Mapping[str, Callable], kind: str, aliases: Mapping[str, str] | None = None,
@@ -39,6 +64,7 @@ def build(spec: Any, registry: Mapping[str, Callable], kind: str, aliases: Mappi
     """Call the registered constructor that `spec` names with the options it gives."""
     name, options = split_spec(spec, default_name)
     key = lookup(name, registry, kind, aliases)
+    check_options(registry[key], options, f"{kind} {key!r}")
     try:
         return registry[key](**options)
     except TypeError as exc:

@@ -47,10 +47,27 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"barenet: warning: {message}", file=file or sys.stderr)
 
 
+def _stop_on(signal_number, frame) -> None:
+    """SIGTERM and SIGHUP stop barenet the way Ctrl-C does: cleanly, saying what was kept."""
+    from ..errors import Interrupted
+
+    raise Interrupted("", signal_number)
+
+
+def _install_signal_handlers() -> None:
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, _stop_on)
+
+
 def main(argv=None) -> int:
     import warnings
 
     warnings.showwarning = _one_line_warning
+    _install_signal_handlers()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -62,9 +79,16 @@ def main(argv=None) -> int:
     except BarenetError as exc:
         print(f"barenet: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("barenet: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        import signal
+
+        number = getattr(exc, "signal_number", signal.SIGINT)
+        message = str(exc) or f"stopped by {signal.Signals(number).name}"
+        print(f"barenet: {message}", file=sys.stderr)
+        return 128 + number
+    except MemoryError:
+        print("barenet: error: out of memory: use a smaller model, batch or input", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
         import os
 

@@ -12,6 +12,7 @@ ACTIONS = {
     "where": "list the places searched and which file was found where (no download)",
     "show": "render sample images with their labels to a PNG",
 }
+MAX_SHOW = 400  # images in one 'show' grid
 
 
 def register(sub) -> None:
@@ -87,8 +88,8 @@ def show(args) -> int:
     from ..data.loader import load
     from ..errors import ConfigError
 
-    if args.count < 1:
-        raise ConfigError(f"--count must be at least 1, got {args.count}")
+    if not 1 <= args.count <= MAX_SHOW:
+        raise ConfigError(f"--count must be between 1 and {MAX_SHOW}, got {args.count}")
     ds = load(args.dataset, args.data_dir)
     split = ds.train if args.split == "train" else ds.test
     rows = np.sort(np.random.default_rng(args.seed).choice(len(split), size=min(args.count, len(split)),

@@ -33,12 +33,17 @@ def trained_data_dir(model_path, info: dict) -> str | None:
 def run(args) -> int:
     from ..data.loader import load_test
     from ..errors import ConfigError
+    from ..io.files import check_writable_file
     from ..models.loading import load
+    from ..models.metadata import check_info
     from ..runs import reports
     from ..runs.run import InputScaler
 
     model = load(args.model)
     info = model.extra
+    check_info(info, model.out_features, args.model)
+    plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
+    check_writable_file(plot, "--plot")  # before the work, not after the results are printed
     name = args.dataset or info.get("dataset", "mnist")
     ds = load_test(name, data_dir=args.data_dir or trained_data_dir(args.model, info))
     features = int(ds.test.x[0].size)
@@ -52,7 +57,6 @@ def run(args) -> int:
     counts = reports.confusion_matrix(ds.test.y, model.predict(x), len(ds.classes))
     print(f"{name} test set: {len(ds.test):,} images, loss {result['loss']:.4f}, accuracy {result['accuracy']:.2%}")
     print(reports.format_scores(reports.per_class_scores(counts, list(ds.classes)), list(ds.classes)))
-    plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
     reports.plot_confusion_matrix(counts, list(ds.classes), plot, title=f"{Path(args.model).name} on {name}")
     print(f"confusion matrix: {plot}")
     return 0

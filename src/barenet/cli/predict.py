@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, ShapeError
-
-BATCH_SUFFIXES = (".npy", ".csv", ".gz", ".idx", ".ubyte")
+from ..errors import ShapeError
+from ..io.schema import printable
 
 
 def register(sub) -> None:
@@ -25,40 +24,25 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def is_batch(path: Path) -> bool:
-    return path.suffix.lower() in BATCH_SUFFIXES or "idx" in path.name
-
-
-def read_batch(path: Path) -> np.ndarray:
-    """(N, 28, 28) or (N, features) samples from .npy, IDX or a pixel CSV (its label column dropped)."""
-    from ..data.formats import read_csv, read_idx
-
-    if path.suffix.lower() == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise DataError(f"{path} is not a readable .npy array ({exc})") from None
-    if path.suffix.lower() == ".csv":
-        return read_csv(path)[0]
-    return read_idx(path)
-
-
 def run(args) -> int:
     from ..data import images
+    from ..data.samples import kind_of
+    from ..io.files import check_writable_file
     from ..models.loading import load
+    from ..models.metadata import check_info, display_classes
     from ..runs.run import InputScaler
 
     model = load(args.model)
-    info = model.extra
-    classes = info.get("classes") or [str(i) for i in range(model.out_features or 0)]
-    scaler = InputScaler.from_dict(info.get("input", {}))
+    check_info(model.extra, model.out_features, args.model)
+    classes = display_classes(model.extra, model.out_features)
+    scaler = InputScaler.from_dict(model.extra.get("input", {}))
+    if args.output:
+        check_writable_file(args.output, "--output")
     paths = [Path(f) for f in args.files]
-    for path in paths:
-        if not path.exists():
-            raise DataError(f"no file at {path}: check the path")
+    kinds = [kind_of(path) for path in paths]  # every input checked before any work
     batch_rows = []
-    for path in paths:
-        if is_batch(path):
+    for path, kind in zip(paths, kinds):
+        if kind == "batch":
             batch_rows += predict_batch(model, scaler, path, classes)
             continue
         digit = images.to_mnist(images.load_grayscale(path), str(path))
@@ -67,7 +51,7 @@ def run(args) -> int:
         proba = model.predict_proba(_fit(model, scaler(digit[None]), path))[0]
         top = np.argsort(-proba, kind="stable")[: max(1, args.top)]
         ranked = ", ".join(f"{classes[k]} {proba[k]:.1%}" for k in top)
-        print(f"{path}: {classes[top[0]]}   ({ranked})")
+        print(f"{printable(path)}: {classes[top[0]]}   ({ranked})")
     if batch_rows:
         write_rows(batch_rows, args.output)
     return 0
@@ -81,12 +65,14 @@ def _fit(model, x: np.ndarray, path: Path) -> np.ndarray:
 
 
 def predict_batch(model, scaler, path: Path, classes) -> list[dict]:
+    from ..data.samples import read_batch
+
     samples = read_batch(path)
     if samples.ndim == 1:
         samples = samples[None]
     proba = model.predict_proba(_fit(model, scaler(samples) if samples.dtype == np.uint8 else samples, path))
     best = proba.argmax(axis=1)
-    return [{"source": str(path), "index": i, "prediction": classes[k], "probability": f"{proba[i, k]:.6f}"}
+    return [{"source": printable(path), "index": i, "prediction": classes[k], "probability": f"{proba[i, k]:.6f}"}
             for i, k in enumerate(best)]
 
 

@@ -15,10 +15,13 @@ OVERRIDES = {
     "layers": ("model.layers", "layers"), "activation": ("model.activation", str),
     "output": ("model.output", str), "init": ("model.init", str), "loss": ("loss.name", str),
     "lr": ("optimizer.lr", float), "momentum": ("optimizer.momentum", float),
-    "weight_decay": ("optimizer.weight_decay", float), "epochs": ("train.epochs", int),
+    "weight_decay": ("optimizer.weight_decay", float), "epochs": ("train.epochs", "positive"),
     "batch_size": ("train.batch_size", "batch"), "dropout": ("model.dropout", float),
-    "validation": ("data.validation", int), "subset": ("data.subset", int), "seed": ("train.seed", int),
+    "validation": ("data.validation", "natural"), "subset": ("data.subset", "positive"),
+    "seed": ("train.seed", "natural"),
 }
+EXPECTED = {"layers": "comma-separated integers like 784,128,10", "batch": "an integer or 'full'",
+            "positive": "a positive integer", "natural": "a non-negative integer", float: "a number"}
 
 
 def add_config_source(parser):
@@ -70,11 +73,15 @@ def parse_value(option: str, text: str, kind):
             return [int(part) for part in text.split(",")]
         if kind == "batch":
             return "full" if text == "full" else int(text)
+        if kind in ("positive", "natural"):
+            value = int(text)
+            if value < (1 if kind == "positive" else 0):
+                raise ValueError(text)
+            return value
         return kind(text)
     except ValueError:
-        expected = {"layers": "comma-separated integers like 784,128,10", "batch": "an integer or 'full'",
-                    int: "an integer", float: "a number"}.get(kind, "a value")
-        raise ConfigError(f"--{option.replace('_', '-')} must be {expected}, got {text!r}") from None
+        raise ConfigError(f"--{option.replace('_', '-')} must be {EXPECTED.get(kind, 'a value')}, "
+                          f"got {text!r}") from None
 
 
 def parse_set(item: str) -> tuple[str, object]:

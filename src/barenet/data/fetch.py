@@ -17,9 +17,10 @@ from pathlib import Path
 
 from ..errors import DataError, warn
 from ..io.files import atomic_write_bytes
+from ..io.readers import gunzip, read_regular
 from . import catalog
 from .catalog import sha256
-from .formats import gunzip, one_line
+from .formats import one_line
 from .mirrors import FETCHERS
 
 ENV_VAR = "BARENET_DATA_DIR"
@@ -87,10 +88,7 @@ def verify(data: bytes, info: catalog.DatasetInfo, name: str, source: str) -> by
 
 def read_verified(path: Path, info: catalog.DatasetInfo, name: str) -> bytes:
     """The verified, uncompressed bytes of `path`; DataError when unreadable, damaged or wrong."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    raw = read_regular(path, what="dataset file")  # a FIFO or folder is refused, not waited on
     return verify(gunzip(raw, str(path)), info, name, str(path))
 
 

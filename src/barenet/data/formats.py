@@ -13,37 +13,23 @@ from __future__ import annotations
 
 import gzip
 import io
-import zlib
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
 from ..io.files import atomic_write_bytes
+from ..io.readers import gunzip, read_regular
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/): code -> big-endian dtype
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IDX_CODES = {np.dtype(v).newbyteorder("="): k for k, v in IDX_DTYPES.items()}
 
 
-def gunzip(raw: bytes, source: str = "data") -> bytes:
-    """`raw` uncompressed when it is gzip (by magic number, not by name), else unchanged."""
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{source} is a damaged gzip file ({exc}): delete it and download it again") from None
-
-
 def read_bytes(path) -> bytes:
-    """The file's bytes, gunzipped when it is gzip (by magic number, not by name)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    return gunzip(raw, str(path))
+    """The bytes of a regular file (size-checked), gunzipped when it is gzip (by magic number, with a bound)."""
+    return gunzip(read_regular(path, what="data file"), str(path))
 
 
 # ---------------------------------------------------------------- IDX
@@ -59,7 +45,7 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
         raise DataError(f"{source} has a truncated IDX header")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(IDX_DTYPES[code])
-    expected = 4 + 4 * ndim + int(np.prod(shape)) * dtype.itemsize
+    expected = 4 + 4 * ndim + math.prod(shape) * dtype.itemsize  # Python ints: no wrap-around to 0
     if len(data) != expected:
         raise DataError(f"{source} is {len(data)} bytes but its header {shape} needs {expected}: "
                         f"the file is truncated or corrupt")
@@ -117,6 +103,7 @@ def read_keras_npz(path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
     import zipfile
 
     try:
+        check_npz_members(path)
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in KERAS_KEYS if key not in npz.files]
             if missing:
@@ -128,6 +115,31 @@ def read_keras_npz(path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
         raise DataError(f"{path} is not a readable npz file ({one_line(exc)}): download it again") from None
     x_train, y_train, x_test, y_test = arrays
     return check_pair(x_train, y_train, f"{path} (train)"), check_pair(x_test, y_test, f"{path} (test)")
+
+
+def check_npz_members(path) -> None:
+    """Each .npy inside the archive: its header's shape and dtype must fit the member's declared size
+    (which zipfile enforces while reading), so no array bigger than the archive says is ever allocated."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    on_disk = Path(path).stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.file_size > MAX_NPZ_MEMBER_BYTES:
+                raise DataError(f"{path}: {info.filename} unpacks to {info.file_size:,} bytes, more than "
+                                f"{MAX_NPZ_MEMBER_BYTES:,}: not a dataset barenet reads")
+            with archive.open(info) as member:
+                version = npy.read_magic(member)
+                header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = header(member)
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise DataError(f"{path}: {info.filename} claims {dtype}{list(shape)} in {info.file_size:,} "
+                                f"bytes ({on_disk:,} on disk): the file is corrupt")
+
+
+MAX_NPZ_MEMBER_BYTES = 1 << 30
 
 
 def one_line(exc: BaseException) -> str:
@@ -238,8 +250,18 @@ def read_csv(path, labels: bool | None = None) -> tuple[np.ndarray, np.ndarray |
     header (a first column named `label`) or, without a header, from the column count
     (side*side + 1).
     """
-    text = read_bytes(path).decode("utf-8", errors="replace")
+    return parse_csv(read_bytes(path), str(path), labels)
+
+
+def parse_csv(raw: bytes, path: str, labels: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """`read_csv` on the bytes of a CSV file (`path` names it in messages)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text (byte {exc.start}): expected a CSV of pixel rows") from None
     lines = text.splitlines()
+    while lines and not lines[0].strip():  # blank lines before the first row
+        lines.pop(0)
     if not lines:
         raise DataError(f"{path} is empty: expected a CSV of pixel rows")
     first = [cell.strip().strip('"').lower() for cell in lines[0].split(",")]
@@ -247,6 +269,8 @@ def read_csv(path, labels: bool | None = None) -> tuple[np.ndarray, np.ndarray |
     if labels is None:
         labels = first[0] == "label" if header else not _is_square(len(first))
     table = _parse_rows(lines[1:] if header else lines, len(first), str(path), 2 if header else 1)
+    if not len(table):
+        raise DataError(f"{path} has a header but no rows of pixels: expected one image per row")
     y = _label_column(table[:, 0], str(path)) if labels else None
     pixels = table[:, 1:] if labels else table
     if not _is_square(pixels.shape[1]):

@@ -8,34 +8,76 @@ on paper looks to the network like the digits it learnt from.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, InputError
+from ..errors import BarenetError, DataError, InputError
+from ..io.readers import check_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_PIXELS = 50_000_000  # a 50-megapixel photo; PIL's own bomb limit is about 89 million
+WORKING_SIDE = 2048      # longer side a photo is reduced to before preprocessing
 
 
 def load_grayscale(path) -> np.ndarray:
-    """An image file as a float32 (H, W) array of 0-255 gray levels."""
+    """An image file as a float32 (H, W) array of 0-255 gray levels (16-bit images scaled, not clipped).
+
+    The pixel count is checked from the header before any pixel is decoded (MAX_PIXELS).
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    check_regular(path, "image file")
     try:
-        with Image.open(path) as opened:
-            opened.load()
-            image: Image.Image = opened
-            if image.mode in ("RGBA", "LA", "P"):
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, rgba)  # transparent means paper
-            return np.asarray(image.convert("L"), dtype=np.float32)
-    except FileNotFoundError:
-        raise DataError(f"no file at {path}: check the path") from None
-    except (UnidentifiedImageError, OSError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                _check_size(opened.size, path)
+                opened.load()
+                return _gray_levels(opened, path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path} is larger than {MAX_PIXELS:,} pixels: resize the image") from None
+    except BarenetError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path} is not an image barenet can read ({type(exc).__name__}): give PNG or JPEG files, "
                         f"or a batch as .npy, .csv or IDX") from None
+
+
+def _check_size(size: tuple[int, int], path: Path) -> None:
+    width, height = size
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        raise InputError(f"{path} is {width}x{height} pixels; barenet reads images of at most {MAX_PIXELS:,} "
+                         f"pixels: resize the image")
+
+
+def _gray_levels(image, path: Path) -> np.ndarray:
+    """(H, W) float32 gray levels 0..255 from any PIL mode: transparency is paper, 16-bit is divided by 257."""
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16-bit PNG/TIFF gray (PIL reads some as "I")
+        levels = np.asarray(image, dtype=np.float64)
+        if levels.min() < 0 or levels.max() > 65535:
+            raise InputError(f"{path} has 32-bit gray levels outside 0..65535: save it as an 8- or 16-bit image")
+        return (levels / 257.0).astype(np.float32)
+    if image.mode == "F":
+        levels = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(levels).all() or levels.min() < 0 or levels.max() > 255:
+            raise InputError(f"{path} has floating-point gray levels outside 0..255: save it as an 8-bit image")
+        return levels
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)  # transparent means paper
+    gray = image.convert("L")
+    factor = math.ceil(max(gray.size) / WORKING_SIDE)
+    if factor > 1:  # a big photo: shrink it (a box filter) before the float copies; the digit ends up 20x20
+        gray = gray.reduce(factor)
+    return np.asarray(gray, dtype=np.float32)
 
 
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import BarenetError, ConfigError, WriteError
 
 PathLike = str | os.PathLike
 
@@ -25,7 +25,7 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     ordinary permissions (the umask applies), like a file written with open().
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     try:
         write(str(temp))
@@ -35,9 +35,27 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
         finally:
             os.close(fd)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, BarenetError):
+            raise write_error(path, exc) from None
         raise
+    return path
+
+
+def write_error(path: PathLike, exc: OSError) -> WriteError:
+    """One line naming the path and the reason (disk full, permission denied, ...) and what to do."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return WriteError(f"cannot write {path}: {reason}; free some space, fix the permissions or choose another path")
+
+
+def make_dir(path: PathLike) -> Path:
+    """mkdir -p, with a one-line WriteError (a file in the way, no permission) instead of a traceback."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     return path
 
 
@@ -64,9 +82,32 @@ def check_output_dir(path: PathLike, force: bool, option: str = "--out") -> Path
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {path} is a file: give a folder path")
+    check_ancestors(path, option)
     if path.is_dir() and any(path.iterdir()) and not force:
         raise ConfigError(f"{option} {path} exists and is not empty: choose another folder or add --force to "
                           f"overwrite")
+    return path
+
+
+def check_ancestors(path: Path, option: str) -> None:
+    """The nearest existing folder above `path` must be a folder barenet can write in."""
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: {parent} is a file, not a folder: choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: cannot write in {parent} (permission denied): choose another path")
+
+
+def check_writable_file(path: PathLike, option: str) -> Path:
+    """`path` as a file to (over)write: not a folder, in a folder that exists or can be made and written."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder: give a file path")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{option} {path}: permission denied: choose another path")
+    check_ancestors(path, option)
     return path
 
 

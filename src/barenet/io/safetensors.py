@@ -5,12 +5,15 @@ Model files, checkpoints and PyTorch state dicts all go through these two functi
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelFileError
 from .files import PathLike, atomic_write
+from .readers import check_regular
 
 
 def write_safetensors(path: PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> Path:
@@ -18,7 +21,20 @@ def write_safetensors(path: PathLike, tensors: dict[str, np.ndarray], metadata: 
     from safetensors.numpy import save_file
 
     arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
-    return atomic_write(path, lambda temp: save_file(arrays, temp, metadata=metadata))
+
+    def write(temp: str) -> None:
+        try:
+            save_file(arrays, temp, metadata=metadata)
+        except OSError:
+            raise
+        except Exception as exc:  # safetensors wraps I/O errors: "... os error 28" (disk full)
+            found = re.search(r"os error (\d+)", str(exc))
+            if found is None:
+                raise
+            number = int(found.group(1))
+            raise OSError(number, os.strerror(number)) from None
+
+    return atomic_write(path, write)
 
 
 def read_safetensors(path: PathLike, missing: str, fix: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -30,8 +46,9 @@ def read_safetensors(path: PathLike, missing: str, fix: str) -> tuple[dict[str, 
     from safetensors import safe_open
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelFileError(f"no {missing}")
+    check_regular(path, "safetensors file", ModelFileError)  # a FIFO would block, a folder fail oddly
     try:
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}

@@ -6,26 +6,48 @@ from ..backend import xp
 from ..errors import BarenetError, ModelFileError
 from ..nn import layers, losses
 from ..optim import optimizers
-from . import modelfile
+from . import metadata, modelfile
 from .sequential import Sequential
 
 
 def load(path, compile: bool = True) -> Sequential:
     """Rebuild the model saved at `path`; with `compile`, also its loss, optimizer and any optimizer state."""
     document, tensors = modelfile.read(path)
+    metadata.check_document(document, path)  # kinds, ranges, layer types: before anything is allocated
+    metadata.check_tensors(document["architecture"], tensors, path)
     model = _architecture(document, path)
     _fill_weights(model, tensors, path)
     if compile and "compile" in document:
-        setup = document["compile"]
-        try:
-            model.compile(loss=losses.get(setup["loss"]), optimizer=optimizers.get(setup["optimizer"]))
-        except (KeyError, TypeError, BarenetError) as exc:
-            raise ModelFileError(f"{path} has an invalid training setup ({exc})") from None
-        state = modelfile.optimizer_state(document, tensors)
-        if state is not None:
-            model.require_compiled()[1].load_state_dict(state, model.optimizer_slots[0])
+        _compile(model, document, tensors, path)
     model.extra = document.get("extra", {})
     return model
+
+
+def _compile(model: Sequential, document: dict, tensors: dict, path) -> None:
+    """The saved loss and optimizer, and the optimizer's state when the file is a checkpoint."""
+    setup = document["compile"]
+    try:
+        model.compile(loss=losses.get(setup["loss"]), optimizer=optimizers.get(setup["optimizer"]))
+    except (KeyError, TypeError, ValueError, OverflowError, BarenetError) as exc:
+        raise ModelFileError(f"{path} has an invalid training setup ({exc})") from None
+    state = modelfile.optimizer_state(document, tensors)
+    if state is None:
+        return
+    params = model.optimizer_slots[0]
+    for key, value in state["arrays"].items():
+        index, _, name = key.partition(".")
+        if not (index.isdigit() and int(index) < len(params) and name) or value.shape != params[int(index)].shape:
+            raise ModelFileError(f"{path}: optimizer tensor {key!r} of shape {list(value.shape)} does not fit the "
+                                 f"model's {sum(p.size for p in params)} parameters: the checkpoint is damaged")
+        metadata.check_finite(value, OPTIMIZER + key, path)
+    try:
+        model.require_compiled()[1].load_state_dict(state, params)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, BarenetError) as exc:
+        raise ModelFileError(f"{path} has an invalid optimizer state ({type(exc).__name__}: {exc}): "
+                             f"the checkpoint is damaged") from None
+
+
+OPTIMIZER = modelfile.OPTIMIZER_PREFIX
 
 
 def _architecture(document: dict, path) -> Sequential:
@@ -34,7 +56,7 @@ def _architecture(document: dict, path) -> Sequential:
         layer_list = [layers.from_config(config) for config in arch["layers"]]
         return Sequential(layer_list, output=arch.get("output"), seed=arch.get("seed", 0),
                           dtype=arch.get("dtype", "float32"))
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path} has an invalid architecture ({exc}): re-save the model") from None
     except BarenetError as exc:
         raise ModelFileError(f"{path} has an invalid architecture: {exc}") from None

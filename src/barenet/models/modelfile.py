@@ -23,6 +23,7 @@ from pathlib import Path
 from ..backend import to_numpy
 from ..errors import ModelFileError
 from ..io.safetensors import read_safetensors, write_safetensors
+from ..io.schema import kind_of, printable
 
 FORMAT_VERSION = 1
 OPTIMIZER_PREFIX = "optimizer."
@@ -53,8 +54,13 @@ def read(path) -> tuple[dict, dict]:
         document = json.loads(metadata["barenet"])
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path} has corrupt barenet metadata ({exc.msg})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path} has barenet metadata nested too deeply to be a model: re-save it") from None
+    if not isinstance(document, dict):
+        raise ModelFileError(f"{path} has barenet metadata that is a JSON {kind_of(document)}, not an object: "
+                             f"re-save the model")
     if document.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path} has model format version {document.get('format_version')!r}; "
+        raise ModelFileError(f"{path} has model format version {printable(repr(document.get('format_version')), 40)}; "
                              f"this barenet reads version {FORMAT_VERSION}: upgrade barenet")
     return document, tensors
 

@@ -245,4 +245,6 @@ def get(spec) -> Optimizer:
         spec = spec.lower()
     elif isinstance(spec, dict) and isinstance(spec.get("name"), str):
         spec = {**spec, "name": spec["name"].lower()}
+        if spec["name"] == "sgd" and spec.get("prescaled") is False:
+            del spec["prescaled"]  # model files from before the fused kernels; the option no longer exists
     return build(spec, REGISTRY, "optimizer")

@@ -19,11 +19,16 @@ from pathlib import Path
 from ..errors import ConfigError, ModelFileError
 from ..io.files import check_output_file
 from ..io.safetensors import read_safetensors, write_safetensors
+from ..io.schema import INT, LIST, NULL, STR, TABLE, check_table, field
+from ..models.metadata import check_finite, check_layers
 from ..models.sequential import Sequential
 from ..nn import layers as L
 from .mapping import BY_TOKEN, dense_from_state, module_code, state_dict
 
 META_KEY = "barenet_torch"
+TORCH_DOCUMENT = {"format_version": field(INT), "layers": field(LIST, max_items=10_000),
+                  "output": field(STR, NULL, choices=("softmax", "sigmoid", "linear", None)),
+                  "dtype": field(STR, choices=("float32", "float64")), "extra": field(TABLE)}
 
 
 # ----- export ----------------------------------------------------------------------
@@ -129,8 +134,11 @@ def import_torch(path, out, arch: str | None = None, activation: str | None = No
     out = check_output_file(out, force)
     tensors, metadata = read_state_dict(path)
     modules = linear_indices(tensors, path)
+    for i, module in modules.items():
+        for name, value in module.items():
+            check_finite(value, f"{i}.{name}", path)
     if META_KEY in metadata and not (arch or activation):
-        document = json.loads(metadata[META_KEY])
+        document = torch_document(metadata[META_KEY], path)
         layer_list = _layers_from_document(document, modules, path)
         output, extra = document.get("output") or output, document.get("extra", {})
     else:
@@ -141,6 +149,19 @@ def import_torch(path, out, arch: str | None = None, activation: str | None = No
     model = Sequential(layer_list, output=output, dtype=dtype.name)
     model.save(out, extra={**extra, "imported_from": Path(path).name})
     return model
+
+
+def torch_document(text: str, path) -> dict:
+    """The barenet architecture `export_torch` stored in a state dict's metadata, checked like a model file's."""
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ModelFileError(f"{path} has corrupt {META_KEY} metadata: re-export it, or give --arch") from None
+    check_table(document, TORCH_DOCUMENT, "", ModelFileError, f"{path}: {META_KEY} key")
+    if not document.get("layers"):
+        raise ModelFileError(f"{path} has no layers in its {META_KEY} metadata: re-export it, or give --arch")
+    check_layers(document["layers"], path, "layers")
+    return document
 
 
 def _layers_from_arguments(modules: dict, arch: str | None, activation: str | None, path) -> list:
@@ -161,7 +182,8 @@ def _layers_from_document(document: dict, modules: dict, path) -> list:
             if i not in modules:
                 raise ModelFileError(f"{path} lacks the weights of module {i}: the file is incomplete")
             layer = dense_from_state(modules[i], f"{path} module {i}")
-            layer.init, layer.bias_init, layer.max_norm = config["init"], config["bias_init"], config["max_norm"]
+            layer.init, layer.bias_init = config.get("init", layer.init), config.get("bias_init", layer.bias_init)
+            layer.max_norm = config.get("max_norm")
             result.append(layer)
         else:
             result.append(L.from_config(config))

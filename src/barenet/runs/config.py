@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..io.readers import read_regular
+from ..io.schema import unknown_key
 from ..models.mlp import MLP
 from ..nn import losses
 from ..optim import optimizers, schedules
+from .schema import check_config
 
 DEFAULTS: dict = {
     "name": "custom",
@@ -53,6 +57,7 @@ DEFAULTS: dict = {
 OPEN_SECTIONS = ("optimizer", "schedule")
 SCALES = ("unit", "standardize", "none")
 RECIPES_PACKAGE = "barenet.runs.recipes"
+MAX_CONFIG_BYTES = 1 << 20
 
 
 # ----- recipes ---------------------------------------------------------------
@@ -77,13 +82,21 @@ def parse_toml(text: str, source: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source} nests tables or lists too deeply: a config is at most a few levels deep") from None
 
 
 def load_file(path) -> dict:
+    """A TOML config file: a regular file of at most 1 MB of UTF-8 text."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"no config file at {path}: give the path of a .toml file")
-    return parse_toml(path.read_text(encoding="utf-8"), str(path))
+    raw = read_regular(path, MAX_CONFIG_BYTES, "config file", error=ConfigError)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save the config as UTF-8") from None
+    return parse_toml(text, str(path))
 
 
 # ----- merging and checking --------------------------------------------------
@@ -93,11 +106,10 @@ def merge(base: dict, update: dict, where: str = "") -> dict:
     for key, value in update.items():
         section = where.strip(".")
         if key not in base and section not in OPEN_SECTIONS:
-            place = f" in [{section}]" if section else ""
-            raise ConfigError(f"unknown config key {where}{key!r}: known keys{place} are {', '.join(sorted(base))}")
+            raise ConfigError(unknown_key(key, base, where))
         if isinstance(base.get(key), dict) and section not in OPEN_SECTIONS:
             if not isinstance(value, dict):
-                raise ConfigError(f"config key {where}{key} must be a table ([{key}])")
+                raise ConfigError(f"config key '{where}{key}' must be a table ([{key}])")
             if key in OPEN_SECTIONS and value.get("name", base[key]["name"]) != base[key]["name"]:
                 # another optimizer/schedule: its options start afresh (the learning rate carries over)
                 merged[key] = {k: v for k, v in base[key].items() if k == "lr"} | copy.deepcopy(value)
@@ -127,31 +139,9 @@ def apply_override(config: dict, dotted: str, value) -> dict:
 
 
 def check(config: dict) -> None:
-    """Validate values that no later constructor checks with a clear message."""
-    data, model, train = config["data"], config["model"], config["train"]
-    if data["scale"] not in SCALES:
-        raise ConfigError(f"unknown data.scale {data['scale']!r}: use one of {', '.join(SCALES)}")
-    for key in ("validation", "subset"):
-        if not _is_int(data[key]) or data[key] < 0:
-            raise ConfigError(f"data.{key} must be a non-negative integer, got {data[key]!r}")
-    layers = model["layers"]
-    if not isinstance(layers, list) or len(layers) < 2 or not all(_is_int(s) and s > 0 for s in layers):
-        raise ConfigError(f"model.layers must list at least two positive sizes, e.g. [784, 128, 10]; got {layers!r}")
-    if not _is_int(train["epochs"]) or train["epochs"] < 1:
-        raise ConfigError(f"train.epochs must be a positive integer, got {train['epochs']!r}")
-    batch = train["batch_size"]
-    if batch != "full" and (not _is_int(batch) or batch < 1):
-        raise ConfigError(f"train.batch_size must be a positive integer or 'full', got {batch!r}")
-    if not _is_int(train["seed"]):
-        raise ConfigError(f"train.seed must be an integer, got {train['seed']!r}")
-    for section in OPEN_SECTIONS:
-        if not isinstance(config[section], dict) or "name" not in config[section]:
-            raise ConfigError(f"[{section}] needs a name")
-    build_optimizer(config)  # raises ConfigError for unknown names or options
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """Validate every key against the schema (runs/schema.py), then build the optimizer and schedule."""
+    check_config(config)
+    build_optimizer(config)  # raises ConfigError for option values the constructors refuse
 
 
 # ----- building objects ------------------------------------------------------
@@ -228,8 +218,9 @@ def _toml_value(value) -> str:
             return "inf" if value > 0 else "-inf"
         text = repr(value)
         return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, str):  # a basic string: every control character escaped, so it reads back
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -25,8 +25,9 @@ import numpy as np
 from ..data.loader import Dataset
 from ..data.loader import load as load_dataset
 from ..data.transforms import scale, standardize
-from ..errors import ConfigError, TrainingDiverged
-from ..io.files import check_output_dir, write_json, write_text
+from ..errors import ConfigError, Interrupted, TrainingDiverged
+from ..io.files import check_output_dir, make_dir, write_json, write_text
+from ..io.readers import check_regular
 from ..models import loading
 from ..models.sequential import Sequential
 from ..training.callbacks import Callback, EarlyStopping, ProgressBar, StopAtTarget
@@ -34,6 +35,7 @@ from ..training.trainer import Trainer
 from ..version import __version__
 from . import config as cfg
 from . import reports
+from .folder import RunLock, check_progress, fingerprint, remove_stale_parts
 from .review import review
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -145,8 +147,7 @@ def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
             suffix += 1
             out = Path("runs") / f"{stamp}-{label}-{suffix}"
     out = check_output_dir(out, force)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return make_dir(out)
 
 
 # ----- printing and recording ------------------------------------------------
@@ -180,54 +181,83 @@ def metric_rows(history, eval_label: str) -> list[dict]:
 class RunRecorder(Callback):
     """After every epoch, atomically: metrics.csv, and a checkpoint (model file + the trainer's progress)."""
 
-    def __init__(self, run_dir: Path, eval_label: str):
-        self.run_dir, self.eval_label = run_dir, eval_label
+    def __init__(self, run_dir: Path, eval_label: str, config_sha256: str = "", saved: int = 0):
+        self.run_dir, self.eval_label, self.config_sha256 = run_dir, eval_label, config_sha256
+        self.saved = saved  # the last epoch whose checkpoint is on disk (0: none yet)
 
     def on_epoch_end(self, epoch, logs):
         reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history, self.eval_label))
-        self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True, extra=self.trainer.progress())
+        self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
+                        extra={**self.trainer.progress(), "config_sha256": self.config_sha256})
+        self.saved = epoch + 1
 
 
-def _callbacks(config: dict, run_dir: Path, eval_label: str, quiet: bool, stream) -> list[Callback]:
-    train = config["train"]
+def _callbacks(config: dict, recorder: RunRecorder, quiet: bool, stream) -> list[Callback]:
+    train, eval_label = config["train"], recorder.eval_label
     callbacks: list[Callback] = []
     if train["early_stopping"]:
         monitor = "val_loss" if eval_label == "validation" else "loss"
         callbacks.append(EarlyStopping(monitor=monitor, patience=train["early_stopping"], restore_best_weights=True))
     if train["target_loss"]:
         callbacks.append(StopAtTarget(train["target_loss"], monitor="loss"))
-    callbacks.append(RunRecorder(run_dir, eval_label))
-    if not quiet:
+    callbacks.append(recorder)
+    if not quiet and recorder.saved < train["epochs"]:  # a finished run gets no empty table
         callbacks += [ProgressBar(file=sys.stderr), EpochTable(stream, eval_label)]
     return callbacks
 
 
 # ----- the run ---------------------------------------------------------------
-def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None,
-        run_dir: Path | None = None, start: tuple[Sequential, dict] | None = None) -> dict:
-    """Train `config` into a run folder and return the summary (also written as summary.json).
-
-    `run_dir`/`start` are used by `resume`: an existing folder, and a (model, progress) to continue from.
-    """
-    stream = stream or sys.stdout
+def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None) -> dict:
+    """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too)."""
     wall_start = time.perf_counter()
-    prepared = prepare(config, start[0] if start else None)
-    if run_dir is None:
-        run_dir = new_run_dir(config, out, force)
+    if out is not None:  # before the data is loaded: a bad or busy --out is refused at once
+        check_output_dir(out, force)
+        RunLock.check_free(Path(out))
+    prepared = prepare(config)
+    run_dir = new_run_dir(config, out, force)
+    with RunLock(run_dir):
+        remove_stale_parts(run_dir)  # a --force run into an old folder: leftovers of killed writes
         write_text(run_dir / "config.toml", cfg.to_toml(config))
+        return train_in(prepared, run_dir, None, wall_start, quiet, stream or sys.stdout)
+
+
+def train_in(prepared: Prepared, run_dir: Path, start: dict | None, wall_start: float, quiet: bool, stream) -> dict:
+    """Train in the locked `run_dir` (from the checkpoint's progress `start`, if any), then finish the run."""
+    config = prepared.config
     if not quiet:
         _print_start(prepared, run_dir, stream)
+    recorder = RunRecorder(run_dir, prepared.eval_label, fingerprint(config), start["epoch"] if start else 0)
     trainer = Trainer(prepared.model, batch_size=cfg.batch_size(config), shuffle=config["train"]["shuffle"],
-                      callbacks=_callbacks(config, run_dir, prepared.eval_label, quiet, stream))
+                      callbacks=_callbacks(config, recorder, quiet, stream))
     if start:
-        trainer.load_state_dict({"progress": start[1]})
+        trainer.load_state_dict({"progress": start})
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDiverged
             trainer.fit(*prepared.train_data(), epochs=config["train"]["epochs"], validation_data=prepared.eval_data())
     except TrainingDiverged as exc:
-        raise TrainingDiverged(f"{exc}; the run folder {run_dir} keeps the last good checkpoint",
-                               exc.history) from None
-    return finish(prepared, trainer, run_dir, wall_start, quiet, stream)
+        raise TrainingDiverged(f"{exc}; {_kept(run_dir, recorder.saved)}", exc.history) from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted(stop_message(exc, run_dir, recorder.saved, config["train"]["epochs"]),
+                          getattr(exc, "signal_number", 2)) from None
+    return finish(prepared, trainer, run_dir, wall_start, quiet, stream, resumed=start is not None)
+
+
+def _kept(run_dir: Path, saved: int) -> str:
+    """What the run folder holds after a failure: the checkpoint of epoch N, or nothing to resume."""
+    if saved:
+        return f"the run folder {run_dir} keeps the checkpoint of epoch {saved}"
+    return f"no epoch finished, so {run_dir} holds no checkpoint"
+
+
+def stop_message(exc: BaseException, run_dir: Path, saved: int, epochs: int) -> str:
+    """"stopped by SIGTERM: epoch 3 of 10 is saved in DIR; resume with: barenet train --resume DIR"."""
+    import shlex
+    import signal
+
+    number = getattr(exc, "signal_number", signal.SIGINT)
+    name = signal.Signals(number).name if number in signal.Signals.__members__.values() else f"signal {number}"
+    kept = f"epoch {saved} of {epochs} is saved in {run_dir}" if saved else f"no epoch finished yet in {run_dir}"
+    return f"stopped by {name}: {kept}; resume with: barenet train --resume {shlex.quote(str(run_dir))}"
 
 
 def _print_start(prepared: Prepared, run_dir: Path, stream) -> None:
@@ -250,7 +280,8 @@ def _absolute(folder: str) -> str:
     return str(Path(folder).expanduser().resolve()) if folder else ""
 
 
-def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: float, quiet: bool, stream) -> dict:
+def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: float, quiet: bool, stream,
+           resumed: bool = False) -> dict:
     """Evaluate on the test set, save the model, the summary and the plots."""
     model, ds, config = prepared.model, prepared.ds, prepared.config
     x_test = prepared.scaler(ds.test.x)
@@ -274,8 +305,10 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
     }
     write_json(run_dir / "summary.json", summary)
     if not quiet:
-        print(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) after {len(rows)} epochs; "
-              f"training {train_seconds:.1f}s, total {summary['wall_seconds']:.1f}s", file=stream)
+        timing = (f"training {train_seconds:.1f}s over all sessions, this session {summary['wall_seconds']:.1f}s"
+                  if resumed else f"training {train_seconds:.1f}s, total {summary['wall_seconds']:.1f}s")
+        print(f"test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) after {len(rows)} epochs; {timing}",
+              file=stream)
         print(f"saved to {run_dir}/: {', '.join(summary['files'])}", file=stream)
     return summary
 
@@ -295,21 +328,48 @@ def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Pa
 
 
 def resume(run_dir, quiet: bool = False, stream=None) -> dict:
-    """Continue the run in `run_dir` from its last checkpoint (or from the start if it has none)."""
+    """Continue the run in `run_dir` from its last checkpoint (or from the start if it has none).
+
+    The folder is locked first; stale temp files are removed; the checkpoint must have been written
+    with this very config.toml (its fingerprint), and its progress must be whole.
+    """
+    wall_start, stream = time.perf_counter(), stream or sys.stdout
     run_dir = Path(run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no config.toml): give the folder a training run wrote")
-    config = cfg.resolve(path=config_path)
-    start = None
-    if (run_dir / CHECKPOINT).is_file():
-        model = loading.load(run_dir / CHECKPOINT)
-        progress = checkpoint_progress(model.extra)
-        if progress["epoch"] >= config["train"]["epochs"] and not quiet:
+    with RunLock(run_dir):
+        remove_stale_parts(run_dir)
+        config = cfg.resolve(path=config_path)
+        model, progress = _checkpoint(run_dir, config)
+        if progress is not None and progress["epoch"] >= config["train"]["epochs"] and not quiet:
             print(f"{run_dir} already finished its {progress['epoch']} epochs: writing the final reports",
-                  file=stream or sys.stdout)
-        start = (model, progress)
-    return run(config, quiet=quiet, stream=stream, run_dir=run_dir, start=start)
+                  file=stream)
+        return train_in(prepare(config, model), run_dir, progress, wall_start, quiet, stream)
+
+
+def _checkpoint(run_dir: Path, config: dict) -> tuple[Sequential | None, dict | None]:
+    """(model, progress) from the run's checkpoint, checked against config.toml; (None, None) without one."""
+    path = run_dir / CHECKPOINT
+    if not (path.exists() or path.is_symlink()):
+        return None, None
+    check_regular(path, "checkpoint", ConfigError)
+    model = loading.load(path)
+    progress = checkpoint_progress(model.extra)
+    check_progress(progress, path)
+    saved = progress.pop("config_sha256", None)
+    if saved is not None and saved != fingerprint(config):
+        raise ConfigError(f"{run_dir}/config.toml is not the configuration {CHECKPOINT} was trained with (it was "
+                          f"edited or replaced): restore it, or start a new run with --config")
+    if saved is None and _sizes(model) != config["model"]["layers"]:
+        raise ConfigError(f"{run_dir}/config.toml says layers {config['model']['layers']} but {CHECKPOINT} holds "
+                          f"{_sizes(model)}: restore the config, or start a new run with --config")
+    return model, progress
+
+
+def _sizes(model: Sequential) -> list[int]:
+    dense = [layer.params["W"].shape for layer in model.layers if "W" in layer.params]
+    return [dense[0][0], *(shape[1] for shape in dense)] if dense else []
 
 
 def checkpoint_progress(extra: dict) -> dict:

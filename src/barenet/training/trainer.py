@@ -35,6 +35,9 @@ from .callbacks import Callback, History, Step, wants_steps
 # Below this many FLOPs per training step, a second BLAS thread costs more in synchronisation
 # than it gains (measured on 2-core machines: batch 1 and 32 on [784,128,64,10]); see docs/PERFORMANCE.md.
 SINGLE_THREAD_BELOW_FLOPS = 4e7
+# An epoch whose mean training loss is this many times the loss before training has diverged, even if finite
+# (Adam at lr 1e6 reaches 1e18 without a NaN). Healthy runs stay far below: their loss falls.
+DIVERGENCE_FACTOR = 100.0
 
 
 class TrainableModel(Protocol):
@@ -80,6 +83,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.history = History()
         self.epoch = 0  # epochs completed
+        self.initial_loss: float | None = None  # the loss before any training: the divergence guard's yardstick
         self._pending_callback_state: dict = {}
 
     # ----- fit ---------------------------------------------------------------------
@@ -100,11 +104,15 @@ class Trainer:
         batch_size = len(x) if self.batch_size is None else self.batch_size
         callbacks = self._start(len(x), batch_size, epochs, validation is not None)
         steps_left = math.inf if max_steps is None else max_steps
+        if self.initial_loss is None and self.epoch < epochs:
+            start_loss = self._evaluate(x[:256], y[:256])["loss"]
+            self.initial_loss = start_loss if math.isfinite(start_loss) else None
         with _blas_threads(6 * batch_size * self.model.count_params()):
             while self.epoch < epochs and not self.model.stop_training and steps_left > 0:
                 logs = self._train_epoch(x, y, batch_size, callbacks, steps_left)
                 steps_left -= math.ceil(len(x) / batch_size)
                 if logs is not None:
+                    self._check_divergence(logs["loss"])
                     self._end_epoch(logs, validation, callbacks)
         for callback in callbacks:
             callback.on_train_end({})
@@ -149,7 +157,7 @@ class Trainer:
             callback.on_epoch_begin(epoch)
         started = time.perf_counter()
         lr = model.optimizer.set_lr(epoch)
-        start_weights = xp.array(model.flat_params, copy=True)
+        start_weights = self._epoch_start = xp.array(model.flat_params, copy=True)
         watchers = [c for c in callbacks if wants_steps(c)]
         needs_gradients = any(c.needs_gradients for c in watchers)
         order = model.rng.permutation(n) if self.shuffle else None
@@ -188,6 +196,17 @@ class Trainer:
             f"{self.model.optimizer.lr:g}: lower the learning rate (weights restored to the end of "
             f"epoch {self.epoch})", self.history)
 
+    def _check_divergence(self, loss: float) -> None:
+        """After an epoch: a mean loss DIVERGENCE_FACTOR times the starting loss is divergence, for every optimizer."""
+        if self.initial_loss is None or not math.isfinite(self.initial_loss):
+            return
+        if loss > DIVERGENCE_FACTOR * max(self.initial_loss, 0.01):
+            self.model.flat_params[...] = self._epoch_start
+            raise TrainingDiverged(
+                f"the loss rose to {loss:.3g} in epoch {self.epoch + 1}, over {DIVERGENCE_FACTOR:g} times its "
+                f"starting value {self.initial_loss:.3g}, at learning rate {self.model.optimizer.lr:g}: lower the "
+                f"learning rate (weights restored to the end of epoch {self.epoch})", self.history)
+
     def _end_epoch(self, logs: dict, validation, callbacks: list[Callback]) -> None:
         if validation is not None:
             scores = self._evaluate(*validation)
@@ -218,7 +237,7 @@ class Trainer:
     # ----- state --------------------------------------------------------------------
     def progress(self) -> dict:
         """The JSON-able part of the state: epochs done, the model's generator, history, callbacks."""
-        return {"epoch": self.epoch, "rng": self.model.rng.bit_generator.state,
+        return {"epoch": self.epoch, "rng": self.model.rng.bit_generator.state, "initial_loss": self.initial_loss,
                 "history": self.history.history, "history_epochs": self.history.epochs,
                 "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict() is not None}}
 
@@ -241,6 +260,7 @@ class Trainer:
         if "history" in progress:
             self.history.history, self.history.epochs = progress["history"], progress["history_epochs"]
         self.epoch = int(progress.get("epoch", self.epoch))
+        self.initial_loss = progress.get("initial_loss", self.initial_loss)
         self._pending_callback_state.update(progress.get("callbacks", {}))
 
 

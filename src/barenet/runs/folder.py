@@ -1,0 +1,143 @@
+"""A run folder belongs to one process at a time, and knows the configuration it was trained with.
+
+    with RunLock(run_dir):           # fcntl.flock on run_dir/.lock; a second process is refused, naming the pid
+        ...
+    fingerprint(config)              # SHA-256 of the resolved config, kept in every checkpoint
+    remove_stale_parts(run_dir)      # temp files of writes killed half-way (only safe under the lock)
+    check_progress(progress, path)   # the Trainer progress a checkpoint holds, kinds and ranges checked
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelFileError
+from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
+from .schema import MAX_EPOCHS
+
+LOCK_NAME = ".lock"
+PROGRESS = {"epoch": field(INT, low=0, high=MAX_EPOCHS), "rng": field(TABLE), "history": field(TABLE),
+            "history_epochs": field(LIST, items=field(INT, low=0, high=MAX_EPOCHS), max_items=MAX_EPOCHS),
+            "callbacks": field(TABLE), "early_stopping": field(TABLE), "config_sha256": field(STR, max_length=64),
+            "initial_loss": field(NUMBER, NULL)}
+REQUIRED = ("epoch", "rng", "history", "history_epochs")
+
+
+class RunLock:
+    """An exclusive lock on a run folder for as long as the `with` block runs (released if the process dies)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot lock {self.path.parent}: {exc.strerror}; choose another folder") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise ConfigError(f"{self.path.parent} is in use by another barenet process (pid {self._holder()}): "
+                              f"wait for it to finish or stop it, then try again") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    @staticmethod
+    def check_free(run_dir: Path) -> None:
+        """Refuse at once (naming the pid) when another process holds `run_dir`; creates no file."""
+        path = Path(run_dir) / LOCK_NAME
+        if not path.is_file():
+            return
+        with RunLock(run_dir):
+            pass
+
+    def _holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="ascii", errors="replace").strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def __exit__(self, *exc_info) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock; the file stays (removing it would race)
+            self.fd = None
+
+
+def fingerprint(config: dict) -> str:
+    """SHA-256 of the resolved configuration (canonical JSON): what a checkpoint was trained with."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def remove_stale_parts(run_dir: Path) -> int:
+    """Delete `.NAME.PID.HEX.part` files left by writes that were killed; returns how many. Hold the lock."""
+    removed = 0
+    for part in Path(run_dir).glob(".*.part"):
+        if part.is_file() and not part.is_symlink():
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def check_progress(progress, path) -> None:
+    """ModelFileError (one line) unless `progress` is a Trainer progress a run can continue from."""
+    error = _error(path)
+    check_table(progress, PROGRESS, "extra.", error, "checkpoint key")
+    missing = [key for key in REQUIRED if key not in progress]
+    if missing:
+        raise ModelFileError(f"{path} lacks {', '.join(missing)} in its progress: the checkpoint is damaged; "
+                             f"delete it to start the run again")
+    epochs = progress["history_epochs"]
+    if len(epochs) != progress["epoch"]:
+        raise ModelFileError(f"{path} says {progress['epoch']} epochs are done but its history holds "
+                             f"{len(epochs)}: the checkpoint is damaged")
+    for metric, values in progress["history"].items():
+        if not isinstance(values, list) or len(values) != len(epochs) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ModelFileError(f"{path}: history {metric!r} is not one number per epoch: the checkpoint is damaged")
+    _check_callbacks(progress.get("callbacks", {}), path)
+    try:
+        np.random.default_rng().bit_generator.state = progress["rng"]
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ModelFileError(f"{path} has an invalid random-generator state ({exc}): the checkpoint is "
+                             f"damaged") from None
+
+
+def _check_callbacks(states: dict, path) -> None:
+    """Each callback's saved state a table; EarlyStopping's: a number `best`, a count `wait`, an epoch or null."""
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            raise ModelFileError(f"{path}: the saved state of callback {printable(name, 60)!r} is not a table: the "
+                                 f"checkpoint is damaged")
+    early = states.get("EarlyStopping")
+    if early is None:
+        return
+    best, wait, epoch = early.get("best"), early.get("wait"), early.get("best_epoch")
+    fine = (kind_of(best) in (INT, NUMBER) and kind_of(wait) == INT and wait >= 0
+            and (epoch is None or (kind_of(epoch) == INT and epoch >= 0)))
+    if not fine:
+        raise ModelFileError(f"{path}: the saved early-stopping state {printable(repr(early), 80)} is not "
+                             f"(best, wait, best_epoch): the checkpoint is damaged")
+
+
+def _error(path):
+    class _PathError(ModelFileError):
+        def __init__(self, message: str):
+            super().__init__(f"{path}: {message}")
+
+    return _PathError
+
+
