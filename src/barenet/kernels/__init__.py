@@ -104,7 +104,7 @@ def using(name: str) -> Iterator[SimpleNamespace]:
     try:
         yield ops
     finally:
-        use(previous or _default())
+        use(previous or requested())
 
 
 def requested() -> str:
@@ -116,12 +116,9 @@ def requested() -> str:
     return choice
 
 
-_default = requested
-
-
 def __getattr__(name: str):
     """`ops` and `active` are bound on first access, so importing barenet never imports numba."""
     if name in ("ops", "active"):
-        use(_default())
+        use(requested())
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -209,7 +209,7 @@ class Sequential:
     # ----- forward / backward ------------------------------------------------------
     def forward(self, x, training: bool = False):
         """Logits (batch, outputs) for a float batch (batch, features)."""
-        for layer in self._inference if not training else fuse(self.layers):
+        for layer in self._inference:
             x = layer.forward(x, training)
         return x
 

@@ -24,16 +24,25 @@ class DenseActivation(Layer):
     """act(x @ W + b) as one layer: x (batch, in) -> (batch, out), sharing `dense`'s parameters."""
 
     def __init__(self, dense: Dense, act: int = IDENTITY, alpha: float = 0.0):
+        self.dense = dense  # first: Layer.__init__ sets propagate_grad, which is the Dense's own flag
         super().__init__()
-        self.dense, self.act, self.alpha = dense, act, alpha
+        self.act, self.alpha = act, alpha
         self.params, self.grads = dense.params, dense.grads
         self.in_features = dense.in_features
+
+    @property
+    def propagate_grad(self) -> bool:
+        """The Dense's flag: every block over the same Dense sees one value."""
+        return self.dense.propagate_grad
+
+    @propagate_grad.setter
+    def propagate_grad(self, value: bool) -> None:
+        self.dense.propagate_grad = value
 
     def output_features(self, in_features: int) -> int:
         return self.dense.output_features(in_features)
 
     def forward(self, x, training: bool = False):
-        self.dense.propagate_grad = self.propagate_grad
         return self.dense.forward_act(x, training, self.act, self.alpha)
 
     def backward(self, grad_out):
