@@ -100,6 +100,19 @@ def numeric_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return grad
 
 
+# How closely a fast kernel (fused or CUDA) must equal the NumPy reference: float32 to a few ulps of O(1) values.
+KERNEL_TOLERANCE = {np.float32: {"rtol": 4e-6, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}
+
+
+def assert_kernel_close(reference, fast, dtype) -> None:
+    """Each array of `fast` equals its twin in `reference`: booleans exactly, floats to KERNEL_TOLERANCE."""
+    for want, got in zip(reference, fast):
+        if want.dtype == bool:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, **KERNEL_TOLERANCE[dtype])
+
+
 def relative_error(a, b) -> float:
     """||a - b|| / max(||a|| + ||b||, tiny): 0 for equal arrays, ~1 for unrelated ones."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

@@ -18,10 +18,9 @@ import barenet as bn
 from barenet import kernels
 from barenet.kernels import activations
 from barenet.nn import fusion, layers
-from helpers import numeric_gradient, relative_error
+from helpers import KERNEL_TOLERANCE, assert_kernel_close, numeric_gradient, relative_error
 
 REFERENCE, FUSED = kernels.reference(), kernels.fused()
-TOLERANCE = {np.float32: {"rtol": 4e-6, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}
 DTYPES = [np.float32, np.float64]
 ACTIVATIONS = list(activations.CODES.values())
 
@@ -36,14 +35,6 @@ def both(name, *arrays_and_scalars, compare):
     return results
 
 
-def assert_close(reference, fused, dtype):
-    for want, got in zip(reference, fused):
-        if want.dtype == bool:
-            np.testing.assert_array_equal(got, want)
-        else:
-            np.testing.assert_allclose(got, want, **TOLERANCE[dtype])
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTIVATIONS)
 @pytest.mark.parametrize("shape", [(1, 7), (33, 50)])
@@ -54,12 +45,12 @@ def test_bias_act_and_its_backward(dtype, act, shape, bias):
     b = rng.standard_normal(shape[1]).astype(dtype) if bias else np.empty(0, dtype)
     alpha = dtype(0.1)
     (_, ref), (_, got) = both("bias_act", y, b, act, alpha, compare=[0])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
     out, grad_out = ref[0], rng.standard_normal(shape).astype(dtype)
     grad_b = np.zeros(shape[1], dtype) if bias else np.empty(0, dtype)
     (_, ref), (_, got) = both("act_backward", grad_out, out, act, alpha, np.empty_like(out), grad_b,
                               compare=[4, 5])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -70,8 +61,8 @@ def test_softmax_cross_entropy_loss_and_gradient(dtype, divisor):
     targets = rng.integers(0, 10, 17)
     (ref_loss, ref), (got_loss, got) = both("softmax_xent", logits, targets, divisor, np.empty_like(logits),
                                             compare=[3])
-    assert_close(ref, got, dtype)
-    assert got_loss == pytest.approx(ref_loss, rel=TOLERANCE[dtype]["rtol"] * 10)
+    assert_kernel_close(ref, got, dtype)
+    assert got_loss == pytest.approx(ref_loss, rel=KERNEL_TOLERANCE[dtype]["rtol"] * 10)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -81,10 +72,10 @@ def test_dropout_forward_and_backward(dtype):
     rate, scale = dtype(0.3), dtype(1 / 0.7)
     (_, ref), (_, got) = both("dropout_forward", x, uniform, rate, scale, np.empty(x.shape, bool),
                               np.empty_like(x), compare=[4, 5])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
     keep = ref[0]
     (_, ref), (_, got) = both("dropout_backward", x, keep, scale, np.empty_like(x), compare=[3])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -103,7 +94,7 @@ def test_outer_product_of_one_sample(dtype):
     x, grad = rng.standard_normal((1, 37)).astype(dtype), rng.standard_normal((1, 11)).astype(dtype)
     (_, ref), (_, got) = both("outer", x, grad, np.empty((37, 11), dtype), compare=[2])
     np.testing.assert_array_equal(got[0], ref[0])  # one multiply per element: exactly equal
-    np.testing.assert_allclose(ref[0], x.T @ grad, **TOLERANCE[dtype])
+    np.testing.assert_allclose(ref[0], x.T @ grad, **KERNEL_TOLERANCE[dtype])
 
 
 UPDATES = {
@@ -136,7 +127,7 @@ def test_optimizer_updates_over_several_steps(dtype, name, options):
             g = np.random.default_rng(step).standard_normal(1001).astype(dtype)
             getattr(impl, name)(*update_args(name, options, p, g, state, step))
         results.append([p, *state])
-    assert_close(results[0], results[1], dtype)
+    assert_kernel_close(results[0], results[1], dtype)
 
 
 @pytest.mark.parametrize("kind", ["relu", "leaky_relu", "sigmoid", "tanh", None])

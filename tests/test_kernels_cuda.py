@@ -9,6 +9,7 @@ import pytest
 
 from barenet import kernels
 from barenet.kernels import activations
+from helpers import assert_kernel_close
 
 cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install \"barenet[gpu]\")")
 try:
@@ -17,7 +18,6 @@ except Exception:  # noqa: BLE001 (no driver: CuPy raises its own runtime error)
     DEVICES = 0
 pytestmark = pytest.mark.skipif(DEVICES == 0, reason="no CUDA device")
 
-TOLERANCE = {np.float32: {"rtol": 4e-6, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}
 DTYPES = [np.float32, np.float64]
 
 
@@ -30,14 +30,6 @@ def both(name, *args, compare):
     return (want, [reference[i] for i in compare]), (got, [cp.asnumpy(device[i]) for i in compare])
 
 
-def assert_close(reference, device, dtype):
-    for want, got in zip(reference, device):
-        if want.dtype == bool:
-            np.testing.assert_array_equal(got, want)
-        else:
-            np.testing.assert_allclose(got, want, **TOLERANCE[dtype])
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", list(activations.CODES.values()))
 @pytest.mark.parametrize("bias", [True, False])
@@ -46,11 +38,11 @@ def test_bias_act_and_its_backward(dtype, act, bias):
     y = (rng.standard_normal((33, 50)) * 3).astype(dtype)
     b = rng.standard_normal(50).astype(dtype) if bias else np.empty(0, dtype)
     (_, ref), (_, got) = both("bias_act", y, b, act, dtype(0.1), compare=[0])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
     grad_b = np.zeros(50, dtype) if bias else np.empty(0, dtype)
     (_, ref), (_, got) = both("act_backward", rng.standard_normal((33, 50)).astype(dtype), ref[0], act,
                               dtype(0.1), np.empty_like(y), grad_b, compare=[4, 5])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -59,7 +51,7 @@ def test_softmax_cross_entropy(dtype):
     logits = (rng.standard_normal((17, 10)) * 30).astype(dtype)
     targets = rng.integers(0, 10, 17)
     (want, ref), (got, dev) = both("softmax_xent", logits, targets, 17.0, np.empty_like(logits), compare=[3])
-    assert_close(ref, dev, dtype)
+    assert_kernel_close(ref, dev, dtype)
     assert got == pytest.approx(want, rel=1e-5 if dtype == np.float32 else 1e-12)
 
 
@@ -69,9 +61,9 @@ def test_dropout_gather_and_outer(dtype):
     x, uniform = rng.standard_normal((9, 40)).astype(dtype), rng.random((9, 40), dtype=dtype)
     (_, ref), (_, got) = both("dropout_forward", x, uniform, dtype(0.3), dtype(1 / 0.7), np.empty(x.shape, bool),
                               np.empty_like(x), compare=[4, 5])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
     (_, ref), (_, got) = both("dropout_backward", x, ref[0], dtype(1 / 0.7), np.empty_like(x), compare=[3])
-    assert_close(ref, got, dtype)
+    assert_kernel_close(ref, got, dtype)
     pixels, index = rng.integers(0, 256, (50, 784), dtype=np.uint8), rng.permutation(50)[:13]
     (_, ref), (_, got) = both("gather_scaled", pixels, index, dtype(1 / 255), np.empty((13, 784), dtype),
                               compare=[3])
@@ -103,4 +95,4 @@ def test_optimizer_updates(dtype, name, arguments):
         g = np.random.default_rng(step).standard_normal(1001).astype(dtype)
         getattr(kernels.reference(), name)(*arguments(host[0], g.copy(), host[1], step))
         getattr(kernels.cuda(), name)(*arguments(device[0], cp.asarray(g), device[1], step))
-    assert_close([host[0], *host[1]], [cp.asnumpy(device[0]), *[cp.asnumpy(a) for a in device[1]]], dtype)
+    assert_kernel_close([host[0], *host[1]], [cp.asnumpy(device[0]), *[cp.asnumpy(a) for a in device[1]]], dtype)
