@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL mid-epoch resumes to the same weights as a run never interrupted."""
+"""A run killed with SIGKILL mid-epoch resumes to the same weights as a run never interrupted
+(augmentation included: its generator's state is part of every checkpoint)."""
 
 import csv
 import signal
@@ -14,7 +15,7 @@ from helpers import needs
 pytestmark = needs("mnist")
 
 ARGS = ["--subset", "6000", "--epochs", "3", "--batch-size", "4", "--dropout", "0.2", "--layers", "784,64,10",
-        "--lr", "0.01", "--schedule", "cosine", "--quiet"]
+        "--lr", "0.01", "--schedule", "cosine", "--augment", "affine,elastic", "--quiet"]
 
 
 # The run kills itself with SIGKILL at a fixed step of the second epoch, after the first checkpoint was written:
@@ -59,4 +60,4 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
         with open(folder / "metrics.csv") as handle:
             rows.append([{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)])
     assert len(rows[0]) == 3 and rows[0] == rows[1]
-    assert float(rows[0][-1]["test_accuracy"]) > 0.85
+    assert float(rows[0][-1]["val_accuracy"]) > 0.8

@@ -37,12 +37,30 @@ def test_short_run_writes_every_artifact(run_a):
     with open(out / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
-    assert {"seconds", "loss", "accuracy", "test_loss", "test_accuracy", "lr"} <= set(rows[0])
+    assert {"seconds", "loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(rows[0])
+    assert not {"test_loss", "test_accuracy"} & set(rows[0]), "the test set is evaluated once, at the end"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs_run"] == 3 and summary["test_accuracy"] > 0.85
+    best = max(rows, key=lambda row: float(row["val_accuracy"]))
+    assert summary["best_val_epoch"] == int(best["epoch"]) and summary["best_val_accuracy"] == float(best["val_accuracy"])
     assert "test accuracy" in result.stdout and str(out) in result.stdout
     header = next(line for line in result.stdout.splitlines() if line.strip().startswith("epoch"))
-    assert header.split() == ["epoch", "seconds", "loss", "accuracy", "test", "loss", "test", "acc", "lr"]
+    assert header.split() == ["epoch", "seconds", "loss", "accuracy", "val", "loss", "val", "acc", "lr"]
+    assert "validation 5,000" in result.stdout and "test once at the end" in result.stdout
+
+
+@pytest.mark.parametrize("validation, heads", [("0", ["test"]), ("1000", ["val", "test"])])
+def test_test_metrics_every_epoch_only_when_asked(tmp_path, validation, heads):
+    result = barenet("train", "--subset", "2000", "--epochs", "2", "--layers", "784,32,10", "--validation", validation,
+                     "--test-each-epoch", "--out", tmp_path / "t")
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.strip().startswith("epoch")).split()
+    assert header == ["epoch", "seconds", "loss", "accuracy", *[w for h in heads for w in (h, "loss", h, "acc")], "lr"]
+    with open(tmp_path / "t" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {f"{h}_accuracy" for h in heads} <= set(rows[0]) and len(rows) == 2
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert float(rows[-1]["test_accuracy"]) == summary["test_accuracy"]
 
 
 def test_config_toml_reproduces_the_run(run_a, tmp_path):

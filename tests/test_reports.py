@@ -32,7 +32,7 @@ def test_first_layer_plot_stays_small(tmp_path):
 def test_learning_curves_have_a_learning_rate_panel_and_a_title(tmp_path):
     rows = [{"epoch": e, "loss": 1 / e, "accuracy": 0.9 + e / 100, "test_loss": 1.2 / e, "test_accuracy": 0.9 + e / 110,
              "lr": 0.1 * 0.5 ** e} for e in range(1, 6)]
-    reports.plot_learning_curves(rows, tmp_path / "c.png", "test", title="run-x: mnist")
+    reports.plot_learning_curves(rows, tmp_path / "c.png", title="run-x: mnist")
     with Image.open(tmp_path / "c.png") as image:
         assert image.width > 2.5 * image.height  # three panels side by side
 

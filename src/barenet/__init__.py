@@ -13,6 +13,7 @@ errors, backend, registry, version.
 import sys as _sys
 
 from . import data, datasets, errors, kernels
+from .data.augment import Augment
 from .errors import BarenetError, BarenetWarning
 from .models.loading import load
 from .models.mlp import MLP
@@ -34,7 +35,7 @@ for _name, _module in {"activations": activations, "callbacks": callbacks, "init
 del _name, _module
 
 __all__ = [
-    "MLP", "Sequential", "Trainer", "load", "BarenetError", "BarenetWarning", "__version__",
+    "MLP", "Sequential", "Trainer", "Augment", "load", "BarenetError", "BarenetWarning", "__version__",
     "activations", "callbacks", "data", "datasets", "errors", "initializers", "kernels", "layers", "losses",
     "optimizers",
     "parity", "schedules",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 SEARCH = ("Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, system folders "
@@ -26,6 +27,11 @@ def register(sub) -> None:
             p.add_argument("--split", choices=("train", "test"), default="train", help="which split (default: train)")
             p.add_argument("--count", type=int, default=40, help="images in the grid (default: 40)")
             p.add_argument("--seed", type=int, default=0, help="which images are picked (default: 0)")
+            p.add_argument("--augment", metavar="TRANSFORMS",
+                           help="show what training sees: each row an image, then 9 random distortions of it "
+                                "(affine, elastic, flip, comma-separated)")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                           help="an augmentation setting, e.g. --set augment.alpha=38 (repeatable)")
     parser.set_defaults(func=run, action=None)
 
 
@@ -92,24 +98,64 @@ def show(args) -> int:
         raise ConfigError(f"--count must be between 1 and {MAX_SHOW}, got {args.count}")
     ds = load(args.dataset, args.data_dir)
     split = ds.train if args.split == "train" else ds.test
-    rows = np.sort(np.random.default_rng(args.seed).choice(len(split), size=min(args.count, len(split)),
-                                                              replace=False))
-    out = Path(args.out or f"{ds.name}-samples.png")
-    save_grid(split.x[rows], [ds.classes[int(label)] for label in split.y[rows]], out,
-              f"{ds.name} {args.split}: {len(rows)} samples")
+    augment = _augmentation(args)
+    count = min(math.ceil(args.count / AUGMENTED_PER_ROW), len(split)) if augment else min(args.count, len(split))
+    rows = np.sort(np.random.default_rng(args.seed).choice(len(split), size=count, replace=False))
+    out = Path(args.out or f"{ds.name}-{'augmented' if augment else 'samples'}.png")
+    images, labels = split.x[rows], [ds.classes[int(label)] for label in split.y[rows]]
+    if augment is None:
+        save_grid(images, labels, out, f"{ds.name} {args.split}: {len(rows)} samples")
+    else:
+        images, labels = augmented_rows(augment, images, labels)
+        save_grid(images, labels, out, f"{ds.name} {args.split}: each row an image, then random "
+                                       f"{'+'.join(augment.transforms)} distortions of it", cols=AUGMENTED_PER_ROW + 1)
     print(f"wrote {out}")
     return 0
 
 
-def save_grid(images, labels: list[str], out: Path, title: str) -> None:
-    """Render images (N, H, W) uint8 with their labels in a grid and save it as PNG (atomically)."""
-    import math
+AUGMENTED_PER_ROW = 9
 
+
+def _augmentation(args):
+    """The Augment that --augment and --set augment.* describe (None without --augment)."""
+    from ..errors import ConfigError
+    from ..runs import config as cfg
+    from .train import parse_set, parse_value
+
+    if not args.augment:
+        if args.set:
+            raise ConfigError("--set takes augmentation settings: give --augment TRANSFORMS too")
+        return None
+    overrides = {"augment.transforms": parse_value("augment", args.augment, "names"), "train.seed": args.seed}
+    for item in args.set:
+        key, value = parse_set(item)
+        if not key.startswith("augment."):
+            raise ConfigError(f"--set here takes augmentation settings (augment.rotation, augment.alpha, ...), "
+                              f"not {key!r}")
+        overrides[key] = value
+    return cfg.build_augment(cfg.resolve(overrides=overrides))
+
+
+def augmented_rows(augment, images, labels: list[str]):
+    """Each image (N, H, W) followed by AUGMENTED_PER_ROW distortions of it: (N * (1 + per row), H, W) uint8."""
+    import numpy as np
+
+    count, height, width = images.shape
+    flat = images.reshape(count, height * width)
+    index = np.repeat(np.arange(count), AUGMENTED_PER_ROW)
+    distorted = np.rint(augment(flat, index) * 255).astype(np.uint8).reshape(count, AUGMENTED_PER_ROW, height, width)
+    grid = np.concatenate([images[:, None], distorted], axis=1).reshape(-1, height, width)
+    titles = [title for label in labels for title in [f"{label} (original)", *[label] * AUGMENTED_PER_ROW]]
+    return grid, titles
+
+
+def save_grid(images, labels: list[str], out: Path, title: str, cols: int = 10) -> None:
+    """Render images (N, H, W) uint8 with their labels in a grid and save it as PNG (atomically)."""
     from ..errors import DataError
     from ..runs.reports import pyplot, save_figure
 
     plt = pyplot()
-    cols = min(10, len(images))
+    cols = min(cols, len(images))
     rows = math.ceil(len(images) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.4 * rows + 0.4), squeeze=False)
     for ax in axes.flat:

@@ -18,10 +18,12 @@ OVERRIDES = {
     "weight_decay": ("optimizer.weight_decay", float), "epochs": ("train.epochs", "positive"),
     "batch_size": ("train.batch_size", "batch"), "dropout": ("model.dropout", float),
     "validation": ("data.validation", "natural"), "subset": ("data.subset", "positive"),
-    "seed": ("train.seed", "natural"),
+    "seed": ("train.seed", "natural"), "augment": ("augment.transforms", "names"),
+    "test_each_epoch": ("train.test_each_epoch", "flag"),
 }
 EXPECTED = {"layers": "comma-separated integers like 784,128,10", "batch": "an integer or 'full'",
-            "positive": "a positive integer", "natural": "a non-negative integer", float: "a number"}
+            "positive": "a positive integer", "natural": "a non-negative integer", float: "a number",
+            "names": "comma-separated names like affine,elastic (or 'none')"}
 
 
 def add_config_source(parser):
@@ -56,6 +58,11 @@ def register(sub) -> None:
     p.add_argument("--validation", help="hold out this many training images (the last ones) for validation")
     p.add_argument("--subset", help="train on a class-balanced subset of this many images")
     p.add_argument("--seed")
+    p.add_argument("--augment", metavar="TRANSFORMS",
+                   help="distort every training batch afresh: affine, elastic, flip, comma-separated "
+                        "(e.g. affine,elastic); their settings with --set augment.rotation=15, augment.alpha=34, ...")
+    p.add_argument("--test-each-epoch", action="store_const", const="yes",
+                   help="also show test metrics every epoch (only to look at: nothing is chosen on them)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set optimizer.nesterov=true (repeatable)")
     p.add_argument("--out", help="run folder (default runs/<time>-<name>)")
@@ -71,6 +78,10 @@ def parse_value(option: str, text: str, kind):
     try:
         if kind == "layers":
             return [int(part) for part in text.split(",")]
+        if kind == "names":
+            return [] if text.strip().lower() == "none" else [part.strip() for part in text.split(",") if part.strip()]
+        if kind == "flag":
+            return bool(text)
         if kind == "batch":
             return "full" if text == "full" else int(text)
         if kind in ("positive", "natural"):

@@ -33,9 +33,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import ConfigError, warn
-from . import activations, batches, dropout, losses, products, updates
+from . import activations, batches, dropout, losses, products, updates, warps
 
-MODULES = (activations, batches, dropout, losses, products, updates)
+MODULES = (activations, batches, dropout, losses, products, updates, warps)
 CHOICES = ("fused", "numpy")
 ENVIRONMENT = "BARENET_KERNELS"
 

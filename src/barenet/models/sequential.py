@@ -239,14 +239,17 @@ class Sequential:
     # ----- training (a Trainer does the work) ----------------------------------------
     def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, validation_data=None,
             validation_split: float = 0.0, shuffle: bool = True, callbacks: Iterable[Callback] = (),
-            initial_epoch: int = 0, verbose="auto") -> History:
+            initial_epoch: int = 0, verbose="auto", augment=None) -> History:
         """Train for `epochs` epochs (see `Trainer.fit`); `initial_epoch` continues the model's history there.
+
+        augment: a `barenet.Augment` (e.g. `Augment(["affine", "elastic"], seed=0)`): every training
+        batch drawn as freshly distorted copies of its images.
 
         verbose: 1 or "auto" shows a progress bar per epoch (tqdm.auto: a widget in Jupyter) ending with the
         epoch's metrics, 2 one line per epoch, 0 nothing. Returns the History (`history.history["loss"]`).
         """
         callbacks = [*callbacks, *verbosity_callbacks(verbose)]
-        trainer = Trainer(self, batch_size=batch_size, shuffle=shuffle, callbacks=callbacks)
+        trainer = Trainer(self, batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, augment=augment)
         if initial_epoch:
             trainer.epoch = initial_epoch
             if self.history is not None:

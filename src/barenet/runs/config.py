@@ -8,14 +8,17 @@ default, so a recipe or config file names only what it changes):
     hints = ["..."]                    # one-line reviewer notes printed before training
     known_failure = false              # true: a faithful copy of a setup that fails, or learns too
                                        # slowly for a short smoke run to show it
-    [data]      dataset, validation, subset, scale ("unit" | "standardize" | "none"), data_dir
+    [data]      dataset, validation (training images held out, default 5000), subset,
+                scale ("unit" | "standardize" | "none"), data_dir
     [model]     layers, activation, output, init, bias_init, dropout, input_dropout,
                 max_norm (0 = none), use_bias, dtype
     [loss]      name, reduction, label_smoothing
     [optimizer] name, lr, and that optimizer's options (momentum, nesterov, weight_decay, ...)
     [schedule]  name ("constant", "step", "exponential", "cosine", "plateau") and its options
     [train]     epochs, batch_size (an integer or "full"), seed, shuffle, target_loss (0 = off),
-                early_stopping (patience in epochs, 0 = off)
+                early_stopping (patience in epochs, 0 = off), test_each_epoch (false: test once at the end)
+    [augment]   transforms (any of "affine", "elastic", "flip"; [] = none), rotation (degrees),
+                scale [low, high], shear, shift (pixels), alpha and sigma (elastic, pixels)
 
 `resolve()` merges defaults <- recipe or file <- overrides and checks every
 key, so a typo is an error that names the known keys, never a silent default.
@@ -30,6 +33,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from ..data import augment
 from ..errors import ConfigError
 from ..io.readers import read_regular
 from ..io.schema import unknown_key
@@ -43,7 +47,7 @@ DEFAULTS: dict = {
     "description": "",
     "hints": [],
     "known_failure": False,
-    "data": {"dataset": "mnist", "validation": 0, "subset": 0, "scale": "unit", "data_dir": ""},
+    "data": {"dataset": "mnist", "validation": 5000, "subset": 0, "scale": "unit", "data_dir": ""},
     "model": {"layers": [784, 128, 64, 10], "activation": "relu", "output": "softmax", "init": "auto",
               "bias_init": "zeros", "dropout": 0.0, "input_dropout": 0.0, "max_norm": 0.0,
               "use_bias": True, "dtype": "float32"},
@@ -51,13 +55,15 @@ DEFAULTS: dict = {
     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
     "schedule": {"name": "constant"},
     "train": {"epochs": 10, "batch_size": 128, "seed": 0, "shuffle": True, "target_loss": 0.0,
-              "early_stopping": 0},
+              "early_stopping": 0, "test_each_epoch": False},
+    "augment": {"transforms": [], **augment.DEFAULTS, "scale": list(augment.DEFAULTS["scale"])},
 }
 # Sections whose keys depend on a chosen name (checked when the object is built).
 OPEN_SECTIONS = ("optimizer", "schedule")
 SCALES = ("unit", "standardize", "none")
 RECIPES_PACKAGE = "barenet.runs.recipes"
 MAX_CONFIG_BYTES = 1 << 20
+AUGMENT_STREAM = 1  # the augmentation's generator: seeded (train.seed, 1), apart from the model's
 
 
 # ----- recipes ---------------------------------------------------------------
@@ -187,6 +193,18 @@ def build_model(config: dict) -> MLP:
                 use_bias=m["use_bias"], max_norm=m["max_norm"] or None, seed=config["train"]["seed"],
                 dtype=m["dtype"])
     return model.compile(loss=build_loss(config), optimizer=build_optimizer(config))
+
+
+def build_augment(config: dict) -> augment.Augment | None:
+    """The run's augmentation (None without transforms), seeded from train.seed; needs unit-scaled pixels."""
+    options = dict(config["augment"])
+    transforms = options.pop("transforms")
+    if not transforms:
+        return None
+    if config["data"]["scale"] != "unit":
+        raise ConfigError(f"augmentation resamples the uint8 images, so it needs data.scale = 'unit', not "
+                          f"{config['data']['scale']!r}: drop --set data.scale or the augmentation")
+    return augment.Augment(transforms, seed=(config["train"]["seed"], AUGMENT_STREAM), **options)
 
 
 def batch_size(config: dict) -> int | None:

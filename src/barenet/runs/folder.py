@@ -25,7 +25,7 @@ LOCK_NAME = ".lock"
 PROGRESS = {"epoch": field(INT, low=0, high=MAX_EPOCHS), "rng": field(TABLE), "history": field(TABLE),
             "history_epochs": field(LIST, items=field(INT, low=0, high=MAX_EPOCHS), max_items=MAX_EPOCHS),
             "callbacks": field(TABLE), "early_stopping": field(TABLE), "config_sha256": field(STR, max_length=64),
-            "initial_loss": field(NUMBER, NULL)}
+            "initial_loss": field(NUMBER, NULL), "augment": field(TABLE)}
 REQUIRED = ("epoch", "rng", "history", "history_epochs")
 
 
@@ -78,8 +78,17 @@ class RunLock:
 
 
 def fingerprint(config: dict) -> str:
-    """SHA-256 of the resolved configuration (canonical JSON): what a checkpoint was trained with."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    """SHA-256 of the resolved configuration (canonical JSON): what a checkpoint was trained with.
+
+    Keys added after a checkpoint format was in use are left out while they hold their neutral
+    value (no augmentation, test once at the end), so older run folders still resume.
+    """
+    hashed = dict(config)
+    if not hashed.get("augment", {}).get("transforms"):
+        hashed.pop("augment", None)
+    if "train" in hashed and not hashed["train"].get("test_each_epoch", False):
+        hashed["train"] = {k: v for k, v in hashed["train"].items() if k != "test_each_epoch"}
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def remove_stale_parts(run_dir: Path) -> int:
@@ -109,11 +118,16 @@ def check_progress(progress, path) -> None:
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ModelFileError(f"{path}: history {metric!r} is not one number per epoch: the checkpoint is damaged")
     _check_callbacks(progress.get("callbacks", {}), path)
+    _check_generator(progress["rng"], path, "random-generator")
+    if "augment" in progress:
+        _check_generator(progress["augment"].get("rng"), path, "augmentation's random-generator")
+
+
+def _check_generator(state, path, what: str) -> None:
     try:
-        np.random.default_rng().bit_generator.state = progress["rng"]
+        np.random.default_rng().bit_generator.state = state
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ModelFileError(f"{path} has an invalid random-generator state ({exc}): the checkpoint is "
-                             f"damaged") from None
+        raise ModelFileError(f"{path} has an invalid {what} state ({exc}): the checkpoint is damaged") from None
 
 
 def _check_callbacks(states: dict, path) -> None:

@@ -94,17 +94,17 @@ def focus_range(percents: list[float], spread: float = 15.0) -> tuple[float, flo
     return max(0.0, min(close) - margin), min(100.0, best + margin)
 
 
-def plot_learning_curves(rows: list[dict], path, eval_label: str = "validation", title: str = "") -> None:
-    """Loss (log scale), accuracy in percent and the learning rate per epoch, train and validation (or test),
-    side by side, under `title` (the run's name)."""
+def plot_learning_curves(rows: list[dict], path, title: str = "") -> None:
+    """Loss (log scale), accuracy in percent and the learning rate per epoch: train, validation and (when
+    it was evaluated every epoch) test, side by side, under `title` (the run's name)."""
     plt = pyplot()
     epochs = [row["epoch"] for row in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 1, 0.7]}, layout="constrained")
     for ax, metric, scale in ((axes[0], "loss", 1.0), (axes[1], "accuracy", 100.0)):
         ax.plot(epochs, [r[metric] * scale for r in rows], "o-", label="train")
-        eval_key = next((k for k in (f"val_{metric}", f"test_{metric}") if k in rows[0]), None)
-        if eval_key:
-            ax.plot(epochs, [r[eval_key] * scale for r in rows], "s-", label=eval_label)
+        for prefix, label, marker in (("val", "validation", "s-"), ("test", "test", "^--")):
+            if f"{prefix}_{metric}" in rows[0]:
+                ax.plot(epochs, [r[f"{prefix}_{metric}"] * scale for r in rows], marker, label=label)
         ax.set_title("loss" if metric == "loss" else "accuracy (%)")
         ax.legend()
     axes[0].set_yscale("log")

@@ -14,6 +14,7 @@ from its last checkpoint and ends with the same weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.augment import Augment
 from ..data.loader import Dataset
 from ..data.loader import load as load_dataset
 from ..data.transforms import scale, standardize
@@ -96,32 +98,45 @@ def check_fits_data(config: dict, ds: Dataset) -> None:
 
 @dataclass
 class Prepared:
-    """A configuration made ready to train: the dataset, its scaling and the compiled model."""
+    """A configuration made ready to train: the dataset, its scaling, the compiled model, the augmentation.
+
+    Every choice a run makes while it trains (the plateau schedule, early stopping) sees the
+    validation split only. The test set is evaluated once, at the end, unless the config asks
+    for it every epoch (train.test_each_epoch), and then only to be looked at.
+    """
 
     config: dict
     ds: Dataset
     scaler: InputScaler
     model: Sequential
+    augment: Augment | None = None
 
     @property
-    def eval_label(self) -> str:
-        """"validation" when the config holds out a validation set, else "test" (evaluated every epoch)."""
-        return "validation" if self.ds.validation is not None else "test"
+    def validated(self) -> bool:
+        return self.ds.validation is not None
 
     def train_data(self) -> tuple[np.ndarray, np.ndarray]:
         return self.scaler(self.ds.train.x), self.ds.train.y
 
-    def eval_data(self) -> tuple[np.ndarray, np.ndarray]:
-        split = self.ds.validation if self.ds.validation is not None else self.ds.test
-        return self.scaler(split.x), split.y
+    def eval_data(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The validation split, scaled (None when the config holds none out)."""
+        split = self.ds.validation
+        return (self.scaler(split.x), split.y) if split is not None else None
+
+    def monitored(self) -> dict:
+        """{"test": (x, y)} when the config asks to see test metrics every epoch, else {}."""
+        if not self.config["train"]["test_each_epoch"]:
+            return {}
+        return {"test": (self.scaler(self.ds.test.x), self.ds.test.y)}
 
 
 def prepare(config: dict, model: Sequential | None = None) -> Prepared:
     """Build the model (checking every option first), load the data, check they fit each other."""
     model = model if model is not None else cfg.build_model(config)
+    augment = cfg.build_augment(config)
     ds = load_data(config)
     check_fits_data(config, ds)
-    return Prepared(config, ds, InputScaler(config["data"]["scale"], ds.train.x), model)
+    return Prepared(config, ds, InputScaler(config["data"]["scale"], ds.train.x), model, augment)
 
 
 # ----- run folder ------------------------------------------------------------
@@ -152,57 +167,55 @@ def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
 
 # ----- printing and recording ------------------------------------------------
 class EpochTable(Callback):
-    """One aligned row per epoch: epoch, seconds, train loss/accuracy, eval loss/accuracy, lr."""
+    """One aligned row per epoch: epoch, seconds, train loss/accuracy, then validation (and test, when
+    asked for every epoch) loss/accuracy, lr."""
 
-    def __init__(self, stream, eval_label: str):
-        self.stream, self.eval_label = stream, eval_label
+    def __init__(self, stream, sets: tuple[str, ...] = ("val",)):
+        self.stream, self.sets = stream, sets
 
     def on_train_begin(self, logs):
-        short = "val" if self.eval_label == "validation" else "test"
-        print(f"{'epoch':>5} {'seconds':>8} {'loss':>9} {'accuracy':>9} {short + ' loss':>9} "
-              f"{short + ' acc':>9} {'lr':>9}", file=self.stream, flush=True)
+        heads = "".join(f" {name + ' loss':>9} {name + ' acc':>9}" for name in self.sets)
+        print(f"{'epoch':>5} {'seconds':>8} {'loss':>9} {'accuracy':>9}{heads} {'lr':>9}", file=self.stream, flush=True)
 
     def on_epoch_end(self, epoch, logs):
-        val_loss = f"{logs['val_loss']:9.4f}" if "val_loss" in logs else f"{'-':>9}"
-        val_acc = f"{logs['val_accuracy']:9.2%}" if "val_accuracy" in logs else f"{'-':>9}"
-        print(f"{epoch + 1:>5} {logs['seconds']:>7.2f}s {logs['loss']:>9.4f} {logs['accuracy']:>9.2%} "
-              f"{val_loss} {val_acc} {logs['lr']:>9.3g}", file=self.stream, flush=True)
+        cells = "".join(f" {logs.get(f'{name}_loss', math.nan):9.4f} {logs.get(f'{name}_accuracy', math.nan):9.2%}"
+                        for name in self.sets)
+        print(f"{epoch + 1:>5} {logs['seconds']:>7.2f}s {logs['loss']:>9.4f} {logs['accuracy']:>9.2%}{cells} "
+              f"{logs['lr']:>9.3g}", file=self.stream, flush=True)
 
 
-def metric_rows(history, eval_label: str) -> list[dict]:
-    """History rows with val_* renamed test_* when the test set was what we evaluated each epoch."""
-    order = ["epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
-    rows = [{key: row[key] for key in order if key in row} for row in history.rows()]
-    if eval_label == "test":
-        rows = [{k.replace("val_", "test_"): v for k, v in row.items()} for row in rows]
-    return rows
+def metric_rows(history) -> list[dict]:
+    """History rows in the order of metrics.csv."""
+    order = ["epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "lr"]
+    return [{key: row[key] for key in order if key in row} for row in history.rows()]
 
 
 class RunRecorder(Callback):
     """After every epoch, atomically: metrics.csv, and a checkpoint (model file + the trainer's progress)."""
 
-    def __init__(self, run_dir: Path, eval_label: str, config_sha256: str = "", saved: int = 0):
-        self.run_dir, self.eval_label, self.config_sha256 = run_dir, eval_label, config_sha256
+    def __init__(self, run_dir: Path, config_sha256: str = "", saved: int = 0):
+        self.run_dir, self.config_sha256 = run_dir, config_sha256
         self.saved = saved  # the last epoch whose checkpoint is on disk (0: none yet)
 
     def on_epoch_end(self, epoch, logs):
-        reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history, self.eval_label))
+        reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history))
         self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
                         extra={**self.trainer.progress(), "config_sha256": self.config_sha256})
         self.saved = epoch + 1
 
 
-def _callbacks(config: dict, recorder: RunRecorder, quiet: bool, stream) -> list[Callback]:
-    train, eval_label = config["train"], recorder.eval_label
+def _callbacks(prepared: Prepared, recorder: RunRecorder, quiet: bool, stream) -> list[Callback]:
+    train = prepared.config["train"]
     callbacks: list[Callback] = []
     if train["early_stopping"]:
-        monitor = "val_loss" if eval_label == "validation" else "loss"
+        monitor = "val_loss" if prepared.validated else "loss"
         callbacks.append(EarlyStopping(monitor=monitor, patience=train["early_stopping"], restore_best_weights=True))
     if train["target_loss"]:
         callbacks.append(StopAtTarget(train["target_loss"], monitor="loss"))
     callbacks.append(recorder)
     if not quiet and recorder.saved < train["epochs"]:  # a finished run gets no empty table
-        callbacks += [ProgressBar(file=sys.stderr), EpochTable(stream, eval_label)]
+        sets = ("val",) * prepared.validated + ("test",) * bool(train["test_each_epoch"])
+        callbacks += [ProgressBar(file=sys.stderr), EpochTable(stream, sets)]
     return callbacks
 
 
@@ -226,14 +239,15 @@ def train_in(prepared: Prepared, run_dir: Path, start: dict | None, wall_start: 
     config = prepared.config
     if not quiet:
         _print_start(prepared, run_dir, stream)
-    recorder = RunRecorder(run_dir, prepared.eval_label, fingerprint(config), start["epoch"] if start else 0)
+    recorder = RunRecorder(run_dir, fingerprint(config), start["epoch"] if start else 0)
     trainer = Trainer(prepared.model, batch_size=cfg.batch_size(config), shuffle=config["train"]["shuffle"],
-                      callbacks=_callbacks(config, recorder, quiet, stream))
+                      callbacks=_callbacks(prepared, recorder, quiet, stream), augment=prepared.augment)
     if start:
         trainer.load_state_dict({"progress": start})
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by TrainingDiverged
-            trainer.fit(*prepared.train_data(), epochs=config["train"]["epochs"], validation_data=prepared.eval_data())
+            trainer.fit(*prepared.train_data(), epochs=config["train"]["epochs"], validation_data=prepared.eval_data(),
+                        monitor=prepared.monitored())
     except TrainingDiverged as exc:
         raise TrainingDiverged(f"{exc}; {_kept(run_dir, recorder.saved)}", exc.history) from None
     except KeyboardInterrupt as exc:
@@ -262,9 +276,11 @@ def stop_message(exc: BaseException, run_dir: Path, saved: int, epochs: int) -> 
 
 def _print_start(prepared: Prepared, run_dir: Path, stream) -> None:
     config, ds = prepared.config, prepared.ds
-    evaluated = ds.validation if ds.validation is not None else ds.test
-    print(f"barenet {__version__}: {config['name']} on {ds.name} ({len(ds.train):,} training images, "
-          f"{prepared.eval_label} {len(evaluated):,}) -> {run_dir}", file=stream)
+    held = f"validation {len(ds.validation):,}, " if ds.validation is not None else "no validation split, "
+    test = "test every epoch" if config["train"]["test_each_epoch"] else "test once at the end"
+    augmented = f", augmented: {'+'.join(prepared.augment.transforms)}" if prepared.augment else ""
+    print(f"barenet {__version__}: {config['name']} on {ds.name} ({len(ds.train):,} training images{augmented}; "
+          f"{held}{len(ds.test):,} {test}) -> {run_dir}", file=stream)
     for hint in review(config):
         print(f"hint: {hint}", file=stream)
 
@@ -288,18 +304,18 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
     test = trainer.evaluate(x_test, ds.test.y)
     info = model_info(ds, prepared.scaler, _absolute(config["data"]["data_dir"]))
     model.save(run_dir / "model.safetensors", extra=info)
-    rows = metric_rows(trainer.history, prepared.eval_label)
+    rows = metric_rows(trainer.history)
     reports.write_metrics_csv(run_dir / "metrics.csv", rows)
     proba = model.predict_proba(x_test)
     counts = reports.confusion_matrix(ds.test.y, proba.argmax(axis=1), len(ds.classes))
-    plots = write_plots(model, ds, proba, counts, rows, run_dir, prepared.eval_label)
+    plots = write_plots(model, ds, proba, counts, rows, run_dir)
     train_seconds = float(sum(row["seconds"] for row in rows))
     summary = {
         "name": config["name"], "dataset": ds.name, "barenet_version": __version__,
         "test_accuracy": test["accuracy"], "test_loss": test["loss"],
         "epochs_run": len(rows), "epochs_planned": config["train"]["epochs"],
         "train_seconds": round(train_seconds, 3), "wall_seconds": round(time.perf_counter() - wall_start, 3),
-        "final_epoch": rows[-1] if rows else {}, "per_class": reports.per_class_scores(counts, list(ds.classes)),
+        "final_epoch": rows[-1] if rows else {}, **best_validation(rows), "per_class": reports.per_class_scores(counts, list(ds.classes)),
         "run_dir": str(run_dir),
         "files": sorted(["config.toml", "model.safetensors", "metrics.csv", "summary.json", CHECKPOINT, *plots]),
     }
@@ -313,11 +329,20 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
     return summary
 
 
-def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Path, eval_label: str) -> list[str]:
+def best_validation(rows: list[dict]) -> dict:
+    """{"best_val_accuracy": ..., "best_val_epoch": ...} over the epochs run ({} without a validation split)."""
+    scored = [row for row in rows if "val_accuracy" in row]
+    if not scored:
+        return {}
+    best = max(scored, key=lambda row: row["val_accuracy"])
+    return {"best_val_accuracy": best["val_accuracy"], "best_val_epoch": best["epoch"]}
+
+
+def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Path) -> list[str]:
     """The run's PNGs; returns their names."""
     written = ["learning_curves.png", "confusion_matrix.png", "misclassified.png"]
     title = f"{ds.name}, test accuracy {counts.trace() / max(counts.sum(), 1):.2%}"
-    reports.plot_learning_curves(rows, run_dir / written[0], eval_label, title=f"{run_dir.name}: {title}")
+    reports.plot_learning_curves(rows, run_dir / written[0], title=f"{run_dir.name}: {title}")
     reports.plot_confusion_matrix(counts, ds.classes, run_dir / written[1], title=f"{ds.name} test set")
     reports.plot_misclassified(ds.test.x, ds.test.y, proba, ds.classes, run_dir / written[2])
     first = next((layer for layer in model.layers if "W" in layer.params), None)

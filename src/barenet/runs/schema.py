@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+from ..data import augment
 from ..errors import ConfigError
 from ..io.schema import BOOL, INT, LIST, NUMBER, STR, TABLE, Field, check_table, check_value, field, unknown_key
 from ..optim import optimizers, schedules
@@ -38,7 +39,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
              "label_smoothing": RATE},
     "train": {"epochs": field(INT, low=1, high=MAX_EPOCHS), "batch_size": field(INT, STR, low=1, high=MAX_ROWS),
               "seed": field(INT, low=0, high=2**63 - 1), "shuffle": field(BOOL), "target_loss": field(NUMBER, low=0),
-              "early_stopping": field(INT, low=0, high=MAX_EPOCHS)},
+              "early_stopping": field(INT, low=0, high=MAX_EPOCHS), "test_each_epoch": field(BOOL)},
+    "augment": {"transforms": field(LIST, items=field(STR, choices=augment.KINDS), max_items=3),
+                "rotation": field(NUMBER, low=0, high=180), "shear": field(NUMBER, low=0, high=1),
+                "scale": field(LIST, items=field(NUMBER, low=0.05, high=20), max_items=2),
+                "shift": field(NUMBER, low=0, high=100), "alpha": field(NUMBER, low=0, high=1000),
+                "sigma": field(NUMBER, low=0.1, high=100)},
 }
 OPEN: dict[str, dict] = {"optimizer": optimizers.REGISTRY, "schedule": schedules.REGISTRY}
 _KINDS = {"int": (INT,), "float": (NUMBER,), "bool": (BOOL,), "str": (STR,)}

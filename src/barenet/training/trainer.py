@@ -40,6 +40,14 @@ SINGLE_THREAD_BELOW_FLOPS = 4e7
 DIVERGENCE_FACTOR = 100.0
 
 
+class Augmenter(Protocol):
+    """What a Trainer needs of an augmentation (`data.augment.Augment` has it)."""
+
+    def __call__(self, x, index, dtype) -> Any: ...  # (N, features) rows, (B,) index -> (B, features) floats
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
 class TrainableModel(Protocol):
     """What a Trainer needs of a model (`Sequential` has it all)."""
 
@@ -74,33 +82,40 @@ class Trainer:
     batch_size  1 = per-sample SGD, None = full-batch gradient descent
     shuffle     a new order of the training rows every epoch (from the model's generator)
     callbacks   Callback objects; a History is always first (`trainer.history`)
+    augment     a `data.augment.Augment` (or any callable (x, index, dtype) -> batch with
+                state_dict/load_state_dict): every training batch distorted afresh, in place of `gather`
     """
 
     def __init__(self, model: TrainableModel, batch_size: int | None = 32, shuffle: bool = True,
-                 callbacks: Iterable[Callback] = ()):
+                 callbacks: Iterable[Callback] = (), augment: Augmenter | None = None):
         inputs.check_parameters({"batch_size": batch_size}, inputs.FIT_PARAMETERS)
         self.model, self.batch_size, self.shuffle = model, batch_size, bool(shuffle)
+        self.augment = augment
         self.callbacks = list(callbacks)
         self.history = History()
         self.epoch = 0  # epochs completed
         self.initial_loss: float | None = None  # the loss before any training: the divergence guard's yardstick
         self._pending_callback_state: dict = {}
+        self._monitored: dict = {}
 
     # ----- fit ---------------------------------------------------------------------
     def fit(self, x, y, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
-            max_steps: int | None = None) -> History:
+            max_steps: int | None = None, monitor: dict | None = None) -> History:
         """Train until `epochs` epochs are complete (counting those done before a resume).
 
         x (N, features) or images (N, H, W): uint8 pixels (scaled per batch) or floats;
         y class ids (N,) or targets (N, classes). validation_data (x_val, y_val), or
         validation_split to hold out the last fraction of x. max_steps stops after that
-        many steps in this call; an epoch it cuts short is not recorded.
+        many steps in this call; an epoch it cuts short is not recorded. monitor {name: (x, y)}: more sets
+        evaluated after every epoch, logged as name_loss and name_accuracy, seen by nothing that decides
+        (the schedule and early stopping watch loss or val_loss); e.g. {"test": ...} when asked for explicitly.
         Raises TrainingDiverged (weights restored to the epoch's start) if the loss turns NaN/inf.
         """
         self.model.require_compiled()
         inputs.check_parameters({"epochs": epochs, "validation_split": validation_split, "max_steps": max_steps},
                                 inputs.FIT_PARAMETERS)
         x, y, validation = self._training_data(x, y, validation_data, validation_split)
+        self._monitored = {name: self._validated(*pair, prefix=f"{name} ") for name, pair in (monitor or {}).items()}
         batch_size = len(x) if self.batch_size is None else self.batch_size
         callbacks = self._start(len(x), batch_size, epochs, validation is not None)
         steps_left = math.inf if max_steps is None else max_steps
@@ -166,7 +181,7 @@ class Trainer:
             if batch >= steps_left:
                 return None
             index = order[begin:begin + batch_size] if order is not None else slice(begin, begin + batch_size)
-            x_batch, y_batch = gather(x, index, model.dtype), y[index]
+            x_batch, y_batch = self._batch(x, index), y[index]
             loss, outputs, gradients = self._step(x_batch, y_batch, needs_gradients)
             if not math.isfinite(loss):
                 self._diverged(loss, batch, start_weights)
@@ -177,6 +192,12 @@ class Trainer:
                 for callback in watchers:
                     callback.on_step_end(step)
         return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
+
+    def _batch(self, x, index):
+        """The batch's rows as the model's floats: gathered, or distorted by the augmentation."""
+        if self.augment is None:
+            return gather(x, index, self.model.dtype)
+        return self.augment(x, index, self.model.dtype)
 
     def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
         """Forward, backward, update: (loss, outputs the loss saw, gradients if a callback needs them)."""
@@ -211,6 +232,9 @@ class Trainer:
         if validation is not None:
             scores = self._evaluate(*validation)
             logs.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+        for name, pair in self._monitored.items():
+            scores = self._evaluate(*pair)
+            logs.update({f"{name}_loss": scores["loss"], f"{name}_accuracy": scores["accuracy"]})
         logs.update(lr=logs.pop("lr"), seconds=logs.pop("seconds"))
         self.model.optimizer.schedule.observe(logs)
         self.epoch += 1
@@ -239,7 +263,8 @@ class Trainer:
         """The JSON-able part of the state: epochs done, the model's generator, history, callbacks."""
         return {"epoch": self.epoch, "rng": self.model.rng.bit_generator.state, "initial_loss": self.initial_loss,
                 "history": self.history.history, "history_epochs": self.history.epochs,
-                "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict() is not None}}
+                "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict() is not None},
+                **({"augment": self.augment.state_dict()} if self.augment is not None else {})}
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs to continue bit for bit:
@@ -262,6 +287,8 @@ class Trainer:
         self.epoch = int(progress.get("epoch", self.epoch))
         self.initial_loss = progress.get("initial_loss", self.initial_loss)
         self._pending_callback_state.update(progress.get("callbacks", {}))
+        if self.augment is not None and "augment" in progress:
+            self.augment.load_state_dict(progress["augment"])
 
 
 def count_correct(outputs, targets, threshold: float = 0.5) -> int:
