@@ -42,7 +42,8 @@ def test_short_run_writes_every_artifact(run_a):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs_run"] == 3 and summary["test_accuracy"] > 0.85
     best = max(rows, key=lambda row: float(row["val_accuracy"]))
-    assert summary["best_val_epoch"] == int(best["epoch"]) and summary["best_val_accuracy"] == float(best["val_accuracy"])
+    assert summary["best_val_epoch"] == int(best["epoch"])
+    assert summary["best_val_accuracy"] == float(best["val_accuracy"])
     assert "test accuracy" in result.stdout and str(out) in result.stdout
     header = next(line for line in result.stdout.splitlines() if line.strip().startswith("epoch"))
     assert header.split() == ["epoch", "seconds", "loss", "accuracy", "val", "loss", "val", "acc", "lr"]

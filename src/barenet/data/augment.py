@@ -39,7 +39,7 @@ from ..errors import ConfigError
 from .transforms import PIXEL_SCALE
 
 KINDS = ("affine", "elastic", "flip")
-DEFAULTS = {"rotation": 12.0, "scale": (0.9, 1.1), "shear": 0.1, "shift": 1.5, "alpha": 34.0, "sigma": 4.0}
+DEFAULTS: dict = {"rotation": 12.0, "scale": [0.9, 1.1], "shear": 0.1, "shift": 1.5, "alpha": 34.0, "sigma": 4.0}
 SINGULAR_CUTOFF = 1e-3
 _NO_FIELDS = np.zeros((0, 2, 1, 1), np.float32)
 
@@ -56,9 +56,9 @@ class Augment:
     shape     (H, W); None: square images, H = W = sqrt(features)
     """
 
-    def __init__(self, transforms: Sequence[str] = ("affine",), seed: int | Sequence[int] | None = None, rotation: float = 12.0,
-                 scale: Sequence[float] = (0.9, 1.1), shear: float = 0.1, shift: float = 1.5, alpha: float = 34.0,
-                 sigma: float = 4.0, shape: Sequence[int] | None = None):
+    def __init__(self, transforms: Sequence[str] = ("affine",), seed: int | Sequence[int] | None = None,
+                 rotation: float = 12.0, scale: Sequence[float] = (0.9, 1.1), shear: float = 0.1, shift: float = 1.5,
+                 alpha: float = 34.0, sigma: float = 4.0, shape: Sequence[int] | None = None):
         self.transforms = tuple(check_transforms(transforms))
         self.rotation, self.scale, self.shear, self.shift = float(rotation), tuple(map(float, scale)), shear, shift
         self.alpha, self.sigma = float(alpha), float(sigma)

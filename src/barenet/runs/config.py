@@ -56,7 +56,7 @@ DEFAULTS: dict = {
     "schedule": {"name": "constant"},
     "train": {"epochs": 10, "batch_size": 128, "seed": 0, "shuffle": True, "target_loss": 0.0,
               "early_stopping": 0, "test_each_epoch": False},
-    "augment": {"transforms": [], **augment.DEFAULTS, "scale": list(augment.DEFAULTS["scale"])},
+    "augment": {"transforms": [], **augment.DEFAULTS},
 }
 # Sections whose keys depend on a chosen name (checked when the object is built).
 OPEN_SECTIONS = ("optimizer", "schedule")

@@ -315,7 +315,8 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
         "test_accuracy": test["accuracy"], "test_loss": test["loss"],
         "epochs_run": len(rows), "epochs_planned": config["train"]["epochs"],
         "train_seconds": round(train_seconds, 3), "wall_seconds": round(time.perf_counter() - wall_start, 3),
-        "final_epoch": rows[-1] if rows else {}, **best_validation(rows), "per_class": reports.per_class_scores(counts, list(ds.classes)),
+        "final_epoch": rows[-1] if rows else {}, **best_validation(rows),
+        "per_class": reports.per_class_scores(counts, list(ds.classes)),
         "run_dir": str(run_dir),
         "files": sorted(["config.toml", "model.safetensors", "metrics.csv", "summary.json", CHECKPOINT, *plots]),
     }

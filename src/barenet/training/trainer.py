@@ -115,7 +115,8 @@ class Trainer:
         inputs.check_parameters({"epochs": epochs, "validation_split": validation_split, "max_steps": max_steps},
                                 inputs.FIT_PARAMETERS)
         x, y, validation = self._training_data(x, y, validation_data, validation_split)
-        self._monitored = {name: self._validated(*pair, prefix=f"{name} ") for name, pair in (monitor or {}).items()}
+        self._monitored = {name: self._validated(x_set, y_set, prefix=f"{name} ")
+                           for name, (x_set, y_set) in (monitor or {}).items()}
         batch_size = len(x) if self.batch_size is None else self.batch_size
         callbacks = self._start(len(x), batch_size, epochs, validation is not None)
         steps_left = math.inf if max_steps is None else max_steps
