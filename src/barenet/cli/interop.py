@@ -11,6 +11,7 @@ def register(sub) -> None:
     p.add_argument("--output", "-o", dest="output", metavar="PATH", help="the file to write (instead of OUT)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.set_defaults(func=run_export)
+    _read_positionals_across_options(p)
 
     p = sub.add_parser("import-torch", help="turn a PyTorch nn.Sequential state dict into a barenet model",
                        description="Reads an nn.Sequential of Linear layers and activations saved with "
@@ -41,6 +42,28 @@ def run_export(args) -> int:
     print("load it with:\n")
     print(snippet)
     return 0
+
+
+def _read_positionals_across_options(parser) -> None:
+    """Let OUT follow the options (`export MODEL --to torch OUT`, as before OUT became optional).
+
+    argparse gives an optional positional its (empty) match within the first run of positionals, so a
+    later OUT would be "unrecognized"; `parse_known_intermixed_args` reads positionals across options.
+    """
+
+    class Intermixed(type(parser)):  # type: ignore[misc]
+        _inside = False
+
+        def parse_known_args(self, args=None, namespace=None):
+            if self._inside:  # parse_known_intermixed_args calls back in here for its two passes
+                return super().parse_known_args(args, namespace)
+            self._inside = True
+            try:
+                return self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._inside = False
+
+    parser.__class__ = Intermixed
 
 
 def _export_path(args) -> str:
