@@ -33,9 +33,9 @@ def run(args) -> int:
     require_serve_extra()
     import uvicorn
 
-    _check_port(args.host, args.port)
     limits = Limits(args.max_body_bytes, args.max_pixels, args.max_batch, args.timeout)
     app = create_app(args.model, limits)
+    _check_port(args.host, args.port)
     info = app.state.predictor.info
     print(f"barenet serve: {info['name']} ({info['parameters']:,} parameters) at http://{_url_host(args.host)}:"
           f"{args.port}/  (API docs at /docs; Ctrl-C stops)", file=sys.stderr)

@@ -30,7 +30,7 @@ def require_serve_extra() -> None:
     """ConfigError naming the extra when FastAPI, uvicorn or python-multipart is missing."""
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
         raise ConfigError(INSTALL_HINT) from None
