@@ -1,4 +1,4 @@
-"""export --to onnx: the graph onnxruntime runs gives barenet's probabilities, for every layer kind and input scaling."""
+"""export --to onnx: onnxruntime gives barenet's probabilities, for every layer kind and input scaling."""
 
 from __future__ import annotations
 

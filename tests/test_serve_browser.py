@@ -11,7 +11,7 @@ import pytest
 from servehelpers import STROKES, serving
 
 pytest.importorskip("fastapi", reason='barenet serve needs the serve extra: pip install "barenet[serve]"')
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs pip install playwright")
 
 CHROMIUM = next((Path(found) for found in (shutil.which(name) for name in ("chromium", "chromium-browser")) if found),
                 None)

@@ -10,7 +10,7 @@ import pytest
 
 import barenet as bn
 
-schemathesis = pytest.importorskip("schemathesis", reason="the schema test needs schemathesis (pip install schemathesis)")
+schemathesis = pytest.importorskip("schemathesis", reason="the schema test needs pip install schemathesis")
 pytest.importorskip("fastapi", reason='barenet serve needs the serve extra: pip install "barenet[serve]"')
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
