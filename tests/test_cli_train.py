@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+import barenet as bn
 from clihelpers import barenet, cli_env
 from helpers import data_file, mnist_dir, needs
 
@@ -40,6 +41,8 @@ def test_short_run_writes_every_artifact(run_a):
     assert {"seconds", "loss", "accuracy", "test_loss", "test_accuracy", "lr"} <= set(rows[0])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs_run"] == 3 and summary["test_accuracy"] > 0.85
+    extra = bn.load(out / "model.safetensors").extra  # what `barenet serve` shows about the model
+    assert extra["name"] == summary["name"] and extra["test_accuracy"] == summary["test_accuracy"]
     assert "test accuracy" in result.stdout and str(out) in result.stdout
     header = next(line for line in result.stdout.splitlines() if line.strip().startswith("epoch"))
     assert header.split() == ["epoch", "seconds", "loss", "accuracy", "test", "loss", "test", "acc", "lr"]
