@@ -55,7 +55,7 @@ def draw(page, strokes) -> str:
 def test_a_drawn_digit_is_read_right(page, digit, tmp_path):
     page.click("#clear")
     version = draw(page, STROKES[digit])
-    page.wait_for_selector(f'#result[data-version="{version}"]', timeout=15_000)  # the answer to the last drawing
+    page.wait_for_selector(f'#result[data-version="{version}"]', timeout=60_000)  # the answer to the last drawing
     assert page.locator("#digit").text_content() == digit
     winner = page.locator("#bars li.winner .label")
     assert winner.count() == 1 and winner.text_content() == digit
