@@ -7,9 +7,9 @@
     GET  /openapi.json, /docs
 
 Every error is JSON `{"error": "one line"}` with a 4xx status for anything the client sent.
-The model is loaded once, when the app is created.
+The model is loaded once, when the app is created. (No `from __future__ import annotations` here:
+FastAPI reads the routes' annotations at runtime, and `Request` is imported inside a function.)
 """
-
 
 from pathlib import Path
 
