@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+import barenet as bn
 from clihelpers import barenet, cli_env
 from helpers import data_file, mnist_dir, needs
 
@@ -44,6 +45,8 @@ def test_short_run_writes_every_artifact(run_a):
     best = max(rows, key=lambda row: float(row["val_accuracy"]))
     assert summary["best_val_epoch"] == int(best["epoch"])
     assert summary["best_val_accuracy"] == float(best["val_accuracy"])
+    extra = bn.load(out / "model.safetensors").extra  # what `barenet serve` shows about the model
+    assert extra["name"] == summary["name"] and extra["test_accuracy"] == summary["test_accuracy"]
     assert "test accuracy" in result.stdout and str(out) in result.stdout
     header = next(line for line in result.stdout.splitlines() if line.strip().startswith("epoch"))
     assert header.split() == ["epoch", "seconds", "loss", "accuracy", "val", "loss", "val", "acc", "lr"]

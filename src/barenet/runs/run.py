@@ -303,7 +303,7 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
     x_test = prepared.scaler(ds.test.x)
     test = trainer.evaluate(x_test, ds.test.y)
     info = model_info(ds, prepared.scaler, _absolute(config["data"]["data_dir"]))
-    model.save(run_dir / "model.safetensors", extra=info)
+    model.save(run_dir / "model.safetensors", extra={**info, "name": config["name"], "test_accuracy": test["accuracy"]})
     rows = metric_rows(trainer.history)
     reports.write_metrics_csv(run_dir / "metrics.csv", rows)
     proba = model.predict_proba(x_test)
