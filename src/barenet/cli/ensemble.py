@@ -30,7 +30,7 @@ def run(args) -> int:
     ds = load_test(dataset, data_dir=args.data_dir)
     members = [(path, member_proba(model, ds.test.x)) for path, model in models]
     mean = np.mean([proba for _, proba in members], axis=0)
-    rows = [{"model": str(path), "accuracy": accuracy(proba, ds.test.y)} for path, proba in members]
+    rows: list[dict] = [{"model": str(path), "accuracy": accuracy(proba, ds.test.y)} for path, proba in members]
     committee = {"models": len(members), "dataset": dataset, "test_images": len(ds.test),
                  "accuracy": accuracy(mean, ds.test.y), "members": rows}
     if args.json:
