@@ -21,12 +21,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare, data, evaluate, grid, interop, predict, recipes, runs, train
+    from . import compare, data, evaluate, grid, interop, predict, recipes, runs, sweep, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (train, evaluate, predict, data, recipes, runs, grid, compare, interop):
+    for command in (train, evaluate, predict, data, recipes, runs, grid, sweep, compare, interop):
         command.register(sub)
     return parser
 
