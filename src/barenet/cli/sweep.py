@@ -45,8 +45,11 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
     p.add_argument("--prune", default="median", choices=["median", "hyperband", "none"],
                    help="stop bad trials early on their validation accuracy (default median)")
+    p.add_argument("--prune-after", type=int, default=5, metavar="N",
+                   help="trials that finish before the median pruner judges others (default 5)")
     p.add_argument("--sampler", default="tpe", choices=["tpe", "random", "grid"], help="default tpe")
-    p.add_argument("--seed", type=int, help="the sampler's seed (worker i uses seed + i)")
+    p.add_argument("--sampler-seed", type=int, metavar="N",
+                   help="the sampler's seed (worker i uses N + i); the training seed is --set train.seed=N")
     p.add_argument("--heartbeat", type=int, default=10, metavar="S",
                    help="a worker's liveness signal; a trial silent for 3 beats is retried elsewhere (default 10)")
     actions = p.add_subparsers(dest="action", metavar="[show|init]", parser_class=type(p))
@@ -79,8 +82,8 @@ def sweep(args) -> int:
 
     base = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
     plan = make_plan(base, parse_params(args.param, base), args.trials, study=args.study, storage=args.storage,
-                     out=args.out, sampler=args.sampler, pruner=args.prune, seed=args.seed, timeout_s=args.timeout,
-                     heartbeat_s=args.heartbeat)
+                     out=args.out, sampler=args.sampler, pruner=args.prune, prune_after=args.prune_after,
+                     seed=args.sampler_seed, timeout_s=args.timeout, heartbeat_s=args.heartbeat)
     keys = [p.key for p in plan.params]
     print(f"sweep {plan.study}: {plan.trials} trials over {', '.join(keys)}; {args.workers} worker(s) x "
           f"{blas_threads(args.workers)} BLAS thread(s); {plan.sampler} sampler, {plan.pruner} pruning; "

@@ -30,6 +30,7 @@ class SweepPlan:
     params     the search space;  study  the study's name;  storage  its URL;  out  this machine's sweep folder
     trials     finished trials (complete or pruned) the study should reach, across all workers and machines
     sampler, pruner, seed   how to search (seed: the sampler's; worker i uses seed + i)
+    prune_after  trials that finish before the median pruner judges others
     timeout_s  no trial starts after this many seconds (None: no limit);  heartbeat_s  see storage.open_storage
     notes      what the plan changed in the configuration, to tell the user"""
 
@@ -41,6 +42,7 @@ class SweepPlan:
     trials: int
     sampler: str = "tpe"
     pruner: str = "median"
+    prune_after: int = engine.STARTUP_TRIALS
     seed: int | None = None
     timeout_s: float | None = None
     heartbeat_s: int = DEFAULT_HEARTBEAT_S
@@ -80,7 +82,7 @@ def check_data(base: dict, params: list[Param]) -> None:
 
 def make_plan(base: dict, params: list[Param], trials: int, study: str | None = None, storage: str | None = None,
               out=None, **options) -> SweepPlan:
-    """A checked plan; `options` are SweepPlan's (sampler, pruner, seed, timeout_s, heartbeat_s)."""
+    """A checked plan; `options` are SweepPlan's (sampler, pruner, prune_after, seed, timeout_s, heartbeat_s)."""
     if trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {trials}")
     base, notes = with_validation(base)

@@ -42,6 +42,12 @@ def scheme(url: str) -> str:
     return name
 
 
+def with_driver(url: str) -> str:
+    """postgresql://... through psycopg 3 (the sweep extra's driver), whatever SQLAlchemy's default driver is;
+    a URL that names its driver (postgresql+psycopg2://...) keeps it."""
+    return "postgresql+psycopg:" + url.partition(":")[2] if url.partition(":")[0] == "postgresql" else url
+
+
 def shown(url: str) -> str:
     """The URL with any password hidden, for messages."""
     user, at, host = url.rpartition("@")
@@ -113,7 +119,7 @@ def connect(url: str) -> Any:
     from sqlalchemy.pool import NullPool
 
     try:
-        return create_engine(url, poolclass=NullPool).connect()
+        return create_engine(with_driver(url), poolclass=NullPool).connect()
     except ModuleNotFoundError as exc:
         raise ConfigError(f"--storage {shown(url)} needs a database driver: {INSTALL} ({exc})") from None
     except OperationalError as exc:
@@ -146,7 +152,7 @@ def open_storage(url: str, lock: StorageLock, heartbeat_s: int | None = None) ->
     if lock.kind == "sqlite":
         sqlite_path(url)
     with lock:
-        return retried(lambda: optuna_.storages.RDBStorage(url, engine_kwargs=engine, **options), url)
+        return retried(lambda: optuna_.storages.RDBStorage(with_driver(url), engine_kwargs=engine, **options), url)
 
 
 def retried(create, url: str) -> Any:

@@ -32,7 +32,7 @@ def join_study(plan: SweepPlan, storage: Any, lock: StorageLock, index: int = 0)
     sampler = make_sampler(plan.sampler, plan.params, None if plan.seed is None else plan.seed + index)
     with lock:
         study = optuna_.create_study(storage=storage, study_name=plan.study, direction="maximize", sampler=sampler,
-                                     pruner=make_pruner(plan.pruner), load_if_exists=True)
+                                     pruner=make_pruner(plan.pruner, plan.prune_after), load_if_exists=True)
         saved = study.user_attrs.get(SIGNATURE_ATTR)
         if saved is None and not study.trials:
             study.set_user_attr(SIGNATURE_ATTR, plan.signature())
