@@ -19,12 +19,12 @@ STARTUP_TRIALS = 5  # trials that finish before the median pruner judges others 
 
 
 def optuna() -> Any:
-    """The optuna module, quiet (warnings and above), or a one-line error naming the extra to install."""
+    """The optuna module, quiet (errors only: barenet says how each trial ended), or a one-line error naming the extra to install."""
     try:
         import optuna as module
     except ImportError as exc:
         raise ConfigError(f"barenet sweep needs Optuna: {INSTALL} ({exc})") from None
-    module.logging.set_verbosity(module.logging.WARNING)
+    module.logging.set_verbosity(module.logging.ERROR)  # its "trial failed" warnings carry tracebacks
     warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
     return module
 

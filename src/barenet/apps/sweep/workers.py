@@ -24,6 +24,7 @@ from .trial import objective
 POLL_S = 2.0  # how often a worker with nothing to take looks again
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 SIGNATURE_ATTR = "barenet_sweep"
+STOPPED = "sweep stopped: the interrupted trials are queued again; rerun the same command to continue"
 
 
 def join_study(plan: SweepPlan, storage: Any, lock: StorageLock, index: int = 0) -> Any:
@@ -141,7 +142,10 @@ def run_workers(plan: SweepPlan, workers: int = 1, stream=None) -> None:
     BLAS thread counts are set before NumPy loads); returns when all have stopped."""
     deadline = time.monotonic() + plan.timeout_s if plan.timeout_s else None
     if workers == 1:
-        Worker(plan, 0, stream).work(deadline)
+        try:
+            Worker(plan, 0, stream).work(deadline)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(STOPPED, getattr(exc, "signal_number", 2)) from None
         return
     import multiprocessing
 
@@ -172,8 +176,7 @@ def wait_for(processes: list) -> None:
             process.terminate()
         for process in processes:
             process.join()
-        raise Interrupted("stopped: the interrupted trials are queued again; rerun the same command to continue",
-                          getattr(exc, "signal_number", 2)) from None
+        raise Interrupted(STOPPED, getattr(exc, "signal_number", 2)) from None
     failed = [p.exitcode for p in processes if p.exitcode]
     if failed:
         raise ConfigError(f"{len(failed)} of {len(processes)} sweep workers stopped with an error (said above); "
