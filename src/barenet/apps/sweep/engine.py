@@ -19,7 +19,8 @@ STARTUP_TRIALS = 5  # trials that finish before the median pruner judges others 
 
 
 def optuna() -> Any:
-    """The optuna module, quiet (errors only: barenet says how each trial ended), or a one-line error naming the extra to install."""
+    """The optuna module, quiet (errors only: barenet says how each trial ended), or a one-line error
+    naming the extra to install."""
     try:
         import optuna as module
     except ImportError as exc:
