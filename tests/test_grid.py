@@ -3,6 +3,7 @@ import csv
 import pytest
 
 from barenet.apps.grid import combinations
+from barenet.apps.outcome import classify
 from barenet.cli.grid import parse_param, split_values
 from barenet.errors import ConfigError
 from clihelpers import barenet
@@ -31,7 +32,9 @@ def test_grid_command_writes_table_and_plot(tmp_path):
     assert result.returncode == 0, result.stderr
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    assert len(rows) == 4 and all(r["status"] == classify(float(r["test_accuracy"]), 10) for r in rows)
+    assert {r["status"] for r in rows if r["optimizer.lr"] == "0.1"} == {"ok"}
+    assert "collapsed" in {r["status"] for r in rows}  # lr 0.001 for 2 epochs ends near chance: not "ok"
     by_lr = {}
     for r in rows:
         by_lr.setdefault(r["optimizer.lr"], []).append(float(r["test_accuracy"]))

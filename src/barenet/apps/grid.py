@@ -4,23 +4,26 @@
 
 Each combination trains as an ordinary run (its own folder with config.toml,
 metrics, plots); the grid folder gets results.csv, results.md and grid.png
-(test accuracy against each swept value).
+(test accuracy against each swept value). A run's status is `ok` only when it
+learned (`apps.outcome.classify`): `collapsed` near chance, `diverged` on a NaN.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from ..errors import BarenetError, ConfigError
+from ..errors import BarenetError, ConfigError, TrainingDiverged
 from ..io.files import write_text
 from ..runs import config as cfg
 from ..runs import reports
 from ..runs.run import run
+from .outcome import DIVERGED, classify, final_accuracy
 
 
 def combinations(params: dict[str, list]) -> list[dict]:
@@ -43,10 +46,12 @@ def _train_one(job: tuple) -> dict:
     try:
         with threadpool_limits(1):
             summary = run(config, out=run_dir, force=True, quiet=True)
-        row.update(status="ok", test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
+        status = classify(final_accuracy(summary), config["model"]["layers"][-1])
+        row.update(status=status, test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
                    epochs=summary["epochs_run"], train_seconds=summary["train_seconds"])
     except BarenetError as exc:
-        row.update(status=f"failed: {exc}", test_accuracy=float("nan"), test_loss=float("nan"), epochs=0,
+        status = DIVERGED if isinstance(exc, TrainingDiverged) else "failed"
+        row.update(status=f"{status}: {exc}", test_accuracy=float("nan"), test_loss=float("nan"), epochs=0,
                    train_seconds=0.0)
     row["run_dir"] = str(run_dir)
     return row
@@ -103,12 +108,12 @@ def plot_grid(rows: list[dict], keys: list[str], path) -> None:
     the bottom edge, labelled with its accuracy."""
     plt = reports.pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4.8 * len(keys), 3.8), squeeze=False, layout="constrained")
-    ok = [r for r in rows if r["status"] == "ok"]
-    low, high = reports.focus_range([100 * r["test_accuracy"] for r in ok])
+    measured = [r for r in rows if math.isfinite(r["test_accuracy"])]  # ok and collapsed runs
+    low, high = reports.focus_range([100 * r["test_accuracy"] for r in measured])
     for ax, key in zip(axes[0], keys):
         values = list(dict.fromkeys(str(r[key]) for r in rows))  # str: lists (layer sizes) are values too
         positions = {v: i for i, v in enumerate(values)}
-        points = [(positions[str(r[key])], 100 * r["test_accuracy"]) for r in ok]
+        points = [(positions[str(r[key])], 100 * r["test_accuracy"]) for r in measured]
         ax.scatter([x for x, y in points if y >= low], [y for x, y in points if y >= low], alpha=0.6)
         for x, y in ((x, y) for x, y in points if y < low):
             ax.plot(x, low, "v", color="tab:red", clip_on=False)

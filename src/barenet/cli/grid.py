@@ -58,7 +58,8 @@ def run(args) -> int:
     check_output_dir(out, args.force)
 
     def progress(row, done, total):
-        accuracy = f"{row['test_accuracy']:.2%}" if row["status"] == "ok" else row["status"]
+        accuracy = {"ok": f"{row['test_accuracy']:.2%}",
+                    "collapsed": f"{row['test_accuracy']:.2%} (collapsed)"}.get(row["status"], row["status"])
         settings = ", ".join(f"{k}={row[k]}" for k in params)
         print(f"[{done}/{total}] {settings}: {accuracy}", file=sys.stderr, flush=True)
 

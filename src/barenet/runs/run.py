@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -220,8 +221,10 @@ def _callbacks(prepared: Prepared, recorder: RunRecorder, quiet: bool, stream) -
 
 
 # ----- the run ---------------------------------------------------------------
-def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None) -> dict:
-    """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too)."""
+def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None,
+        callbacks: Sequence[Callback] = ()) -> dict:
+    """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too).
+    `callbacks` run after the run's own (so an epoch's checkpoint is on disk before they see it)."""
     wall_start = time.perf_counter()
     if out is not None:  # before the data is loaded: a bad or busy --out is refused at once
         check_output_dir(out, force)
@@ -231,17 +234,18 @@ def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream
     with RunLock(run_dir):
         remove_stale_parts(run_dir)  # a --force run into an old folder: leftovers of killed writes
         write_text(run_dir / "config.toml", cfg.to_toml(config))
-        return train_in(prepared, run_dir, None, wall_start, quiet, stream or sys.stdout)
+        return train_in(prepared, run_dir, None, wall_start, quiet, stream or sys.stdout, callbacks)
 
 
-def train_in(prepared: Prepared, run_dir: Path, start: dict | None, wall_start: float, quiet: bool, stream) -> dict:
+def train_in(prepared: Prepared, run_dir: Path, start: dict | None, wall_start: float, quiet: bool, stream,
+             callbacks: Sequence[Callback] = ()) -> dict:
     """Train in the locked `run_dir` (from the checkpoint's progress `start`, if any), then finish the run."""
     config = prepared.config
     if not quiet:
         _print_start(prepared, run_dir, stream)
     recorder = RunRecorder(run_dir, fingerprint(config), start["epoch"] if start else 0)
     trainer = Trainer(prepared.model, batch_size=cfg.batch_size(config), shuffle=config["train"]["shuffle"],
-                      callbacks=_callbacks(prepared, recorder, quiet, stream), augment=prepared.augment)
+                      callbacks=[*_callbacks(prepared, recorder, quiet, stream), *callbacks], augment=prepared.augment)
     if start:
         trainer.load_state_dict({"progress": start})
     try:
