@@ -32,7 +32,7 @@ def test_grid_command_writes_table_and_plot(tmp_path):
     assert result.returncode == 0, result.stderr
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 4 and all(r["status"] == classify(float(r["test_accuracy"]), 10) for r in rows)
+    assert len(rows) == 4 and all(r["status"] == classify(float(r["val_accuracy"]), 10) for r in rows)
     assert {r["status"] for r in rows if r["optimizer.lr"] == "0.1"} == {"ok"}
     assert "collapsed" in {r["status"] for r in rows}  # lr 0.001 for 2 epochs ends near chance: not "ok"
     by_lr = {}
@@ -40,7 +40,11 @@ def test_grid_command_writes_table_and_plot(tmp_path):
         by_lr.setdefault(r["optimizer.lr"], []).append(float(r["test_accuracy"]))
     assert max(by_lr["0.1"]) > max(by_lr["0.001"])  # a learning rate 100x smaller learns less in 2 epochs
     assert (out / "grid.png").stat().st_size > 1000 and (out / "results.md").exists()
-    assert "test acc" in result.stdout
+    assert "val acc" in result.stdout and "test acc" in result.stdout
+    ranked = (out / "results.md").read_text().splitlines()
+    assert ranked[0] == "Ranked by val accuracy."  # chosen on validation, never on the test set
+    vals = [float(line.split("|")[3].strip(" %")) for line in ranked[4:] if "| ok |" in line]
+    assert vals == sorted(vals, reverse=True) and len(vals) >= 2
     assert len(list(out.glob("00*"))) == 4
 
 

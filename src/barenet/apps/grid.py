@@ -4,7 +4,9 @@
 
 Each combination trains as an ordinary run (its own folder with config.toml,
 metrics, plots); the grid folder gets results.csv, results.md and grid.png
-(test accuracy against each swept value). A run's status is `ok` only when it
+(validation accuracy against each swept value). Runs are ranked and plotted by their
+final validation accuracy; the test accuracy is shown beside it, never used to rank
+(only a config with `data.validation = 0` falls back to it, and says so). A run's status is `ok` only when it
 learned (`apps.outcome.classify`): `collapsed` near chance, `diverged` on a NaN.
 """
 
@@ -47,12 +49,13 @@ def _train_one(job: tuple) -> dict:
         with threadpool_limits(1):
             summary = run(config, out=run_dir, force=True, quiet=True)
         status = classify(final_accuracy(summary), config["model"]["layers"][-1])
-        row.update(status=status, test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
+        row.update(status=status, val_accuracy=summary["final_epoch"].get("val_accuracy", float("nan")),
+                   test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
                    epochs=summary["epochs_run"], train_seconds=summary["train_seconds"])
     except BarenetError as exc:
         status = DIVERGED if isinstance(exc, TrainingDiverged) else "failed"
-        row.update(status=f"{status}: {exc}", test_accuracy=float("nan"), test_loss=float("nan"), epochs=0,
-                   train_seconds=0.0)
+        row.update(status=f"{status}: {exc}", val_accuracy=float("nan"), test_accuracy=float("nan"),
+                   test_loss=float("nan"), epochs=0, train_seconds=0.0)
     row["run_dir"] = str(run_dir)
     return row
 
@@ -80,10 +83,19 @@ def run_grid(base: dict, params: dict[str, list], out, workers: int | None = Non
     return rows
 
 
+def ranked_by(rows: list[dict]) -> str:
+    """"val_accuracy" when the runs held out a validation set (they are ranked on it), else "test_accuracy"."""
+    return "val_accuracy" if any(math.isfinite(r.get("val_accuracy", math.nan)) for r in rows) else "test_accuracy"
+
+
+def _cells(row: dict, keys: list[str]) -> list[str]:
+    return [str(row[k]) for k in keys] + [f"{row.get('val_accuracy', math.nan):.2%}", f"{row['test_accuracy']:.2%}",
+                                          str(row["epochs"]), f"{row['train_seconds']:.1f}", row["status"]]
+
+
 def format_table(rows: list[dict], keys: list[str]) -> str:
-    header = [*keys, "test acc", "epochs", "seconds", "status"]
-    body = [[str(r[k]) for k in keys] + [f"{r['test_accuracy']:.2%}", str(r["epochs"]), f"{r['train_seconds']:.1f}",
-                                         r["status"]] for r in rows]
+    header = [*keys, "val acc", "test acc", "epochs", "seconds", "status"]
+    body = [_cells(r, keys) for r in rows]
     widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
@@ -92,28 +104,30 @@ def format_table(rows: list[dict], keys: list[str]) -> str:
 
 def write_results(rows: list[dict], keys: list[str], out: Path) -> None:
     reports.write_metrics_csv(out / "results.csv", rows)
-    table = ["| " + " | ".join([*keys, "test accuracy", "epochs", "train s", "status"]) + " |",
-             "|" + "---|" * (len(keys) + 4)]
-    for r in sorted(rows, key=lambda r: -(r["test_accuracy"] if r["status"] == "ok" else -1)):
-        cells = [str(r[k]) for k in keys] + [f"{r['test_accuracy']:.2%}", str(r["epochs"]),
-                                             f"{r['train_seconds']:.1f}", r["status"]]
-        table.append("| " + " | ".join(cells) + " |")
+    score = ranked_by(rows)
+    table = [f"Ranked by {score.replace('_', ' ')}.", "",
+             "| " + " | ".join([*keys, "validation accuracy", "test accuracy", "epochs", "train s", "status"]) + " |",
+             "|" + "---|" * (len(keys) + 5)]
+    for r in sorted(rows, key=lambda r: -(r[score] if r["status"] == "ok" else -1)):
+        table.append("| " + " | ".join(_cells(r, keys)) + " |")
     write_text(out / "results.md", "\n".join(table) + "\n")
     plot_grid(rows, keys, out / "grid.png")
 
 
 def plot_grid(rows: list[dict], keys: list[str], path) -> None:
-    """Test accuracy (%) against each swept value: every run as a dot, the best per value joined by a line.
+    """Validation accuracy (%) against each swept value (test accuracy for runs without a validation split):
+    every run as a dot, the best per value joined by a line.
     The y range shows the good runs apart; a run that collapsed far below them is drawn as a red marker on
     the bottom edge, labelled with its accuracy."""
     plt = reports.pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4.8 * len(keys), 3.8), squeeze=False, layout="constrained")
-    measured = [r for r in rows if math.isfinite(r["test_accuracy"])]  # ok and collapsed runs
-    low, high = reports.focus_range([100 * r["test_accuracy"] for r in measured])
+    score = ranked_by(rows)
+    measured = [r for r in rows if math.isfinite(r[score])]  # ok and collapsed runs
+    low, high = reports.focus_range([100 * r[score] for r in measured])
     for ax, key in zip(axes[0], keys):
         values = list(dict.fromkeys(str(r[key]) for r in rows))  # str: lists (layer sizes) are values too
         positions = {v: i for i, v in enumerate(values)}
-        points = [(positions[str(r[key])], 100 * r["test_accuracy"]) for r in measured]
+        points = [(positions[str(r[key])], 100 * r[score]) for r in measured]
         ax.scatter([x for x, y in points if y >= low], [y for x, y in points if y >= low], alpha=0.6)
         for x, y in ((x, y) for x, y in points if y < low):
             ax.plot(x, low, "v", color="tab:red", clip_on=False)
@@ -123,7 +137,7 @@ def plot_grid(rows: list[dict], keys: list[str], path) -> None:
         ax.set_xticks(range(len(values)), values, rotation=20, ha="right")
         ax.set_ylim(low, high)
         ax.set_xlabel(key)
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(f"{score.split('_')[0].replace('val', 'validation')} accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     fig.suptitle(f"{len(rows)} runs over {', '.join(keys)}")

@@ -58,8 +58,8 @@ def run(args) -> int:
     check_output_dir(out, args.force)
 
     def progress(row, done, total):
-        accuracy = {"ok": f"{row['test_accuracy']:.2%}",
-                    "collapsed": f"{row['test_accuracy']:.2%} (collapsed)"}.get(row["status"], row["status"])
+        score = f"val {row['val_accuracy']:.2%}, test {row['test_accuracy']:.2%}"
+        accuracy = {"ok": score, "collapsed": f"{score} (collapsed)"}.get(row["status"], row["status"])
         settings = ", ".join(f"{k}={row[k]}" for k in params)
         print(f"[{done}/{total}] {settings}: {accuracy}", file=sys.stderr, flush=True)
 
