@@ -9,16 +9,19 @@ on paper looks to the network like the digits it learnt from.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BarenetError, DataError, InputError
 from ..io.readers import check_regular
+from . import ink
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; PIL's own bomb limit is about 89 million
 WORKING_SIDE = 2048      # longer side a photo is reduced to before preprocessing
+MIN_CONTRAST = 0.06      # ink at least 6% darker (or lighter) than its paper, or there is no digit
 
 
 def load_grayscale(path) -> np.ndarray:
@@ -26,48 +29,53 @@ def load_grayscale(path) -> np.ndarray:
 
     The pixel count is checked from the header before any pixel is decoded (MAX_PIXELS).
     """
+    path = Path(path)
+    check_regular(path, "image file")
+    return decode_grayscale(path, str(path))
+
+
+def decode_grayscale(source, name: str) -> np.ndarray:
+    """`load_grayscale` of an open binary file or a path; `name` is what error messages call it."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
-    check_regular(path, "image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                _check_size(opened.size, path)
+            with Image.open(source) as opened:
+                _check_size(opened.size, name)
                 opened.load()
-                return _gray_levels(opened, path)
+                return _gray_levels(opened, name)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{path} is larger than {MAX_PIXELS:,} pixels: resize the image") from None
+        raise InputError(f"{name} is larger than {MAX_PIXELS:,} pixels: resize the image") from None
     except BarenetError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{path} is not an image barenet can read ({type(exc).__name__}): give PNG or JPEG files, "
+        raise DataError(f"{name} is not an image barenet can read ({type(exc).__name__}): give PNG or JPEG files, "
                         f"or a batch as .npy, .csv or IDX") from None
 
 
-def _check_size(size: tuple[int, int], path: Path) -> None:
+def _check_size(size: tuple[int, int], name: str) -> None:
     width, height = size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise InputError(f"{path} is {width}x{height} pixels; barenet reads images of at most {MAX_PIXELS:,} "
+        raise InputError(f"{name} is {width}x{height} pixels; barenet reads images of at most {MAX_PIXELS:,} "
                          f"pixels: resize the image")
 
 
-def _gray_levels(image, path: Path) -> np.ndarray:
+def _gray_levels(image, name: str) -> np.ndarray:
     """(H, W) float32 gray levels 0..255 from any PIL mode: transparency is paper, 16-bit is divided by 257."""
     from PIL import Image
 
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16-bit PNG/TIFF gray (PIL reads some as "I")
         levels = np.asarray(image, dtype=np.float64)
         if levels.min() < 0 or levels.max() > 65535:
-            raise InputError(f"{path} has 32-bit gray levels outside 0..65535: save it as an 8- or 16-bit image")
+            raise InputError(f"{name} has 32-bit gray levels outside 0..65535: save it as an 8- or 16-bit image")
         return (levels / 257.0).astype(np.float32)
     if image.mode == "F":
         levels = np.asarray(image, dtype=np.float32)
         if not np.isfinite(levels).all() or levels.min() < 0 or levels.max() > 255:
-            raise InputError(f"{path} has floating-point gray levels outside 0..255: save it as an 8-bit image")
+            raise InputError(f"{name} has floating-point gray levels outside 0..255: save it as an 8-bit image")
         return levels
     if image.mode in ("RGBA", "LA", "P", "PA"):
         rgba = image.convert("RGBA")
@@ -80,18 +88,62 @@ def _gray_levels(image, path: Path) -> np.ndarray:
     return np.asarray(gray, dtype=np.float32)
 
 
-def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
-    """MNIST-style preprocessing of a grayscale (H, W) array -> uint8 (28, 28), white digit on black."""
+@dataclass(frozen=True)
+class Stages:
+    """Every stage of `photo_stages`, as (H, W) float32 arrays, ending in the (28, 28) uint8 digit."""
+
+    gray: np.ndarray          # the input, 0..255
+    paper: np.ndarray         # the paper's estimated brightness, 0..255 (dark-on-light orientation)
+    ink: np.ndarray           # ink strength after dividing the light out, 0..1
+    strokes: np.ndarray       # thresholded and stretched strokes, 0..1, cropped to the digit
+    digit: np.ndarray         # (28, 28) uint8, white on black
+    inverted: bool            # the input was light ink on dark paper
+
+
+def to_mnist(gray: np.ndarray, source: str = "image", method: str = "photo") -> np.ndarray:
+    """MNIST-style preprocessing of a grayscale (H, W) array -> uint8 (28, 28), white digit on black.
+
+    method "photo" (the default) removes uneven light and paper first (`photo_stages`);
+    "simple" is barenet 0.1's: the border's median is the paper, everything else is ink.
+    """
+    if method == "simple":
+        return simple_to_mnist(gray, source)
+    return photo_stages(gray, source).digit
+
+
+def photo_stages(gray: np.ndarray, source: str = "image") -> Stages:
+    """The photo pipeline, stage by stage: polarity, paper brightness, ink strength, strokes, digit."""
+    pixels = np.asarray(gray, dtype=np.float32)
+    oriented, inverted = ink.dark_ink(pixels)
+    paper = ink.paper_brightness(oriented)
+    strength = ink.ink_strength(oriented, paper)
+    if strength.max() < MIN_CONTRAST:
+        raise InputError(f"{source} has no visible digit (no ink darker or lighter than the background)")
+    strokes = crop_to_ink(ink.clean_ink(strength))
+    return Stages(pixels, paper, strength, strokes, _centre(_fit_20(strokes * 255.0)), inverted)
+
+
+def crop_to_ink(strokes: np.ndarray) -> np.ndarray:
+    """(H, W) strokes in [0, 1] -> the smallest rectangle holding every pixel above 0.2 (MNIST's crop)."""
+    rows, cols = np.nonzero(strokes > 0.2)
+    return strokes[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+
+
+def simple_to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
+    """barenet 0.1's preprocessing (kept for comparison): (H, W) gray levels -> uint8 (28, 28).
+
+    The median of the border is the paper; the paper is inverted when light; ink is what differs from it.
+    """
     pixels = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     if np.median(border) > 127:  # dark ink on light paper: invert
         pixels, border = 255.0 - pixels, 255.0 - border
-    ink = np.clip(pixels - np.median(border), 0, None)
-    if ink.max() < 16:
+    strength = np.clip(pixels - np.median(border), 0, None)
+    if strength.max() < 16:
         raise InputError(f"{source} has no visible digit (no ink darker or lighter than the background)")
-    ink *= 255.0 / ink.max()
-    rows, cols = np.nonzero(ink > 0.2 * 255)
-    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    strength *= 255.0 / strength.max()
+    rows, cols = np.nonzero(strength > 0.2 * 255)
+    crop = strength[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     return _centre(_fit_20(crop))
 
 
