@@ -9,7 +9,7 @@ wrote. Each photo shows one condition, drawn with random parameters from its ran
 - `textured_paper`: paper grain and blotches (cloth, recycled or kraft paper)
 - `shadow`: a soft-edged shadow (45-70% of the light) across the digit
 - `thin_pen`: strokes 2-3 times thinner than MNIST's (a fine pen)
-- `marker`: strokes twice as thick (a felt marker)
+- `marker`: strokes 1.5-2 times as thick (a felt marker)
 - `low_res`: a digit 10-16 pixels tall, scaled up 12-25 times (a zoomed crop)
 - `off_centre`: a small digit near a corner of a large page
 - `rotated`: turned by 5-15 degrees either way
@@ -97,11 +97,11 @@ def _textured(scene: Scene, rng: np.random.Generator) -> Scene:
 def _thin(scene: Scene, rng: np.random.Generator) -> Scene:
     """MNIST's strokes are about an eighth of the box high; a fine pen's a sixteenth to a thirtieth."""
     width = scene.digit_height / 8
-    return replace(scene, stroke=-max(1, round(width * rng.uniform(0.5, 0.7))))
+    return replace(scene, stroke=-max(1, round(width * rng.uniform(0.45, 0.65))))
 
 
 def _marker(scene: Scene, rng: np.random.Generator) -> Scene:
-    return replace(scene, stroke=max(3, round(scene.digit_height / 8 * rng.uniform(0.8, 1.2))))
+    return replace(scene, stroke=max(3, round(scene.digit_height / 8 * rng.uniform(0.5, 0.9))))
 
 
 def _low_res(scene: Scene, rng: np.random.Generator) -> Scene:
