@@ -26,7 +26,8 @@ MNIST_CENTRE = 14.0      # MNIST's centre of mass, row and column (the mean over
 WIDTH_BOX = 80           # side the cropped digit is scaled to while its stroke width is measured and evened
 MNIST_WIDTH = 10.0       # MNIST's median stroke width in that box (`stroke_width` of 1000 training digits)
 WIDTH_RANGE = (6.5, 14.0)  # MNIST's 5th and 95th percentiles: widths between are left as they are
-MAX_WIDTH_CHANGE = 4     # pixels of the box per side: more erodes a marker's closed loops into squares
+MAX_THINNING = 4         # pixels of the box per side: more erodes a marker's closed loops into squares
+MAX_THICKENING = 2       # pixels per side: grain mistaken for thin strokes must not swell a digit into a blob
 
 
 def load_grayscale(path) -> np.ndarray:
@@ -139,10 +140,10 @@ def crop_to_ink(strokes: np.ndarray) -> np.ndarray:
 def even_width(crop: np.ndarray) -> np.ndarray:
     """(h, w) strokes in [0, 1] -> the same scaled to a WIDTH_BOX box, strokes thinned or thickened
     towards MNIST's median width when they are thinner or thicker than nearly all of MNIST's (a fine
-    pen, a marker), by at most MAX_WIDTH_CHANGE. Padded first, so thickened strokes are not cut."""
+    pen, a marker), by at most a few pixels a side. Padded first, so thickened strokes are not cut."""
     box = _resize(crop, WIDTH_BOX)
     width = stroke_width(box)
-    steps = min(round(abs(width - MNIST_WIDTH) / 2), MAX_WIDTH_CHANGE)
+    steps = min(round(abs(width - MNIST_WIDTH) / 2), MAX_THINNING if width > MNIST_WIDTH else MAX_THICKENING)
     if WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1] or steps == 0:
         return box
     return ink.morph(np.pad(box, steps), steps, np.min if width > MNIST_WIDTH else np.max)

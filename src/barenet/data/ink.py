@@ -6,8 +6,9 @@ paper) with a few strokes on it. The stages, each a function of whole arrays:
 1. `dark_ink`: decide the polarity from the strokes, not from the border: the side
    (darker or lighter than the local paper) that holds the larger far-out mass.
 2. `paper_brightness`: the light falling on the paper, estimated on a coarse grid of
-   blocks (a high percentile per block, then a grey closing that fills in strokes
-   thinner than a quarter of the image) and scaled back up bilinearly.
+   blocks: a high percentile per block, a small grey closing that fills in thin strokes,
+   then a median over a quarter of the image, which keeps the edges of shadows (a large
+   closing would lift the dark side of a soft shadow's edge), scaled back up bilinearly.
 3. `ink_strength`: divide the light out (ink = 1 - pixel / paper), so a stroke in the
    shadow is as dark as one in the light.
 4. `clean_ink`: Otsu's threshold splits ink from paper; the strokes are stretched so
@@ -22,8 +23,9 @@ import numpy as np
 
 from . import components
 
-GRID_CELLS = 128       # blocks along the longer side for the paper estimate
-CLOSING_RADIUS = 16    # blocks: strokes up to 2 * 16 + 1 blocks wide (26% of the side) are filled in
+GRID_CELLS = 64        # blocks along the longer side for the paper estimate
+CLOSING_RADIUS = 2     # blocks: a closing fills strokes up to 2 * 2 + 1 blocks wide and thins wider ones...
+MEDIAN_RADIUS = 8      # ... so that a median over 17 x 17 blocks (26% of the side) sees mostly paper
 POLARITY_CELLS = 32    # blocks along the longer side for the local median that decides the polarity
 ANALYSIS_SIDE = 512    # longer side the paper is estimated at
 PAPER_PERCENTILE = 75  # a block's paper level: ink is dark, so the bright end is paper
@@ -51,7 +53,7 @@ def paper_brightness(gray: np.ndarray) -> np.ndarray:
     """(H, W) dark-on-light gray levels -> (H, W) float32: the paper's level under the light at each pixel."""
     blocks, cell = _block_stat(gray, PAPER_PERCENTILE, GRID_CELLS)
     closed = _separable(_separable(blocks, np.max), np.min)
-    return _upsample(closed, cell, gray.shape)
+    return _upsample(_local(closed, np.median, MEDIAN_RADIUS), cell, gray.shape)
 
 
 def ink_strength(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
