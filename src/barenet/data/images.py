@@ -21,7 +21,7 @@ from . import ink
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; PIL's own bomb limit is about 89 million
 WORKING_SIDE = 2048      # longer side a photo is reduced to before preprocessing
-MIN_CONTRAST = 0.06      # ink at least 6% darker (or lighter) than its paper, or there is no digit
+MIN_CONTRAST = 0.1       # ink at least 10% darker (or lighter) than its paper, or there is no digit
 MNIST_CENTRE = 14.0      # MNIST's centre of mass, row and column (the mean over its test digits: 13.99, 14.00)
 WIDTH_BOX = 80           # side the cropped digit is scaled to while its stroke width is measured and evened
 MNIST_WIDTH = 10.0       # MNIST's median stroke width in that box (`stroke_width` of 1000 training digits)
