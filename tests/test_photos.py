@@ -72,7 +72,7 @@ def test_a_thin_pen_stroke_survives_and_is_thickened_towards_mnist():
     reference = images.to_mnist(photograph(seven(size=(400, 400), width=18)))
     assert (digit > 128).sum() > 40
     assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.75
-    assert images.stroke_width(images.photo_stages(thin).box) > images.stroke_width(images._resize(
+    assert images.stroke_width(images.photo_stages(thin).box) > images.stroke_width(images.scale_to(
         images.crop_to_ink(images.photo_stages(thin).strokes), images.WIDTH_BOX))
 
 
@@ -189,11 +189,10 @@ def test_photos_cover_every_condition_at_photo_sizes(shapes):
 @pytest.fixture(scope="module")
 def default_model(mnist, tmp_path_factory):
     """The default recipe (`barenet train`), trained as `barenet train` would (about 10 s)."""
-    from helpers import data_folder
-
     from barenet.models.loading import load
     from barenet.runs import config as cfg
     from barenet.runs.run import run
+    from helpers import data_folder
 
     config = cfg.resolve(recipe="mnist", overrides={"data.data_dir": str(data_folder("mnist"))})
     out = tmp_path_factory.mktemp("default") / "run"

@@ -34,6 +34,7 @@ def measure(labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.nda
     foreground = labels > 0
     ids, inverse, counts = np.unique(labels[foreground], return_inverse=True, return_counts=True)
     rows, cols = np.nonzero(foreground)
-    centres = np.stack([np.bincount(inverse, weights=rows, minlength=len(ids)),
-                        np.bincount(inverse, weights=cols, minlength=len(ids))], axis=1) / np.maximum(counts, 1)[:, None]
+    sums = np.stack([np.bincount(inverse, weights=rows, minlength=len(ids)),
+                     np.bincount(inverse, weights=cols, minlength=len(ids))], axis=1)
+    centres = sums / np.maximum(counts, 1)[:, None]
     return ids, np.bincount(inverse, weights=weights[foreground], minlength=len(ids)), centres

@@ -141,7 +141,7 @@ def even_width(crop: np.ndarray) -> np.ndarray:
     """(h, w) strokes in [0, 1] -> the same scaled to a WIDTH_BOX box, strokes thinned or thickened
     towards MNIST's median width when they are thinner or thicker than nearly all of MNIST's (a fine
     pen, a marker), by at most a few pixels a side. Padded first, so thickened strokes are not cut."""
-    box = _resize(crop, WIDTH_BOX)
+    box = scale_to(crop, WIDTH_BOX)
     width = stroke_width(box)
     steps = min(round(abs(width - MNIST_WIDTH) / 2), MAX_THINNING if width > MNIST_WIDTH else MAX_THICKENING)
     if WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1] or steps == 0:
@@ -155,8 +155,8 @@ def stroke_width(strokes: np.ndarray) -> float:
     The outline is counted in pixel edges, which overstate a line's length by 4/pi on average over angles.
     """
     mask = np.pad(strokes > 0.5, 1)
-    edges = np.count_nonzero(mask[1:] != mask[:-1]) + np.count_nonzero(mask[:, 1:] != mask[:, :-1])
-    return 2.0 * np.count_nonzero(mask) / max(edges, 1) * 4.0 / math.pi
+    edges = int(np.count_nonzero(mask[1:] != mask[:-1]) + np.count_nonzero(mask[:, 1:] != mask[:, :-1]))
+    return 2.0 * int(np.count_nonzero(mask)) / max(edges, 1) * 4.0 / math.pi
 
 
 def simple_to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
@@ -188,7 +188,7 @@ def _fit_20(crop: np.ndarray) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _resize(strokes: np.ndarray, side: int) -> np.ndarray:
+def scale_to(strokes: np.ndarray, side: int) -> np.ndarray:
     """(h, w) values in [0, 1] scaled so the longer side is `side` (aspect kept) -> float32 in [0, 1]."""
     from PIL import Image
 
