@@ -195,7 +195,7 @@ def scale_to(strokes: np.ndarray, side: int) -> np.ndarray:
     h, w = strokes.shape
     factor = side / max(h, w)
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    image = Image.fromarray(strokes.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
+    image = Image.fromarray(strokes.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
     return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
 
 

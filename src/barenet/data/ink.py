@@ -156,7 +156,7 @@ def _block_stat(gray: np.ndarray, percentile: float, cells: int) -> tuple[np.nda
     factor = math.ceil(max(gray.shape) / ANALYSIS_SIDE)
     small = gray
     if factor > 1:
-        small = np.asarray(Image.fromarray(gray.astype(np.float32), mode="F").reduce(factor))
+        small = np.asarray(Image.fromarray(gray.astype(np.float32)).reduce(factor))
     pixels, block = _block_reduce(small, cells)
     return np.percentile(pixels, percentile, axis=-1).astype(np.float32), block * factor
 
@@ -180,6 +180,6 @@ def _upsample(grid: np.ndarray, block: int, shape: tuple[int, ...]) -> np.ndarra
     from PIL import Image
 
     height, width = shape[:2]
-    full = Image.fromarray(grid.astype(np.float32), mode="F").resize(
+    full = Image.fromarray(grid.astype(np.float32)).resize(
         (grid.shape[1] * block, grid.shape[0] * block), Image.Resampling.BILINEAR)
     return np.asarray(full, dtype=np.float32)[:height, :width]

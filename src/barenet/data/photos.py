@@ -202,7 +202,7 @@ def paper_levels(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     paper = np.full((height, width), scene.paper, dtype=np.float32)
     if scene.texture:
         coarse = rng.normal(0, 1, size=(max(2, height // 24), max(2, width // 24))).astype(np.float32)
-        smooth = np.asarray(Image.fromarray(coarse, mode="F").resize((width, height), Image.Resampling.BICUBIC))
+        smooth = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
         grain = rng.normal(0, 0.5, size=(height, width)).astype(np.float32)
         paper += scene.texture * (smooth / max(float(smooth.std()), 1e-6) + grain) / 2
     return paper
