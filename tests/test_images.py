@@ -76,5 +76,41 @@ def test_predict_rendered_digits(mnist_model, tmp_path):
     print(result.stdout)
     assert correct >= 8, result.stdout
     assert len(re.findall(r"\d+\.\d%", result.stdout.splitlines()[0])) == 3  # top-3 probabilities
-    seen = sorted((tmp_path / "seen").iterdir())
+    seen = sorted((tmp_path / "seen").glob("*.28x28.png"))
     assert len(seen) == 10 and Image.open(seen[0]).size == (28, 28)
+    assert len(list((tmp_path / "seen").glob("*.stages.png"))) == 10  # every stage, side by side
+
+
+def test_save_preprocessed_never_overwrites_without_force(tmp_path):
+    import barenet as bn
+
+    model = bn.MLP([784, 16, 10], seed=0).compile(optimizer=bn.optimizers.SGD(lr=0.1))
+    model.save(tmp_path / "tiny.safetensors", extra={"classes": [str(i) for i in range(10)]})
+    render("4", mode="RGB").save(tmp_path / "four.png")
+    seen = tmp_path / "seen"
+    first = barenet("predict", tmp_path / "tiny.safetensors", tmp_path / "four.png", "--save-preprocessed", seen)
+    assert first.returncode == 0, first.stderr
+    strip = Image.open(seen / "four.stages.png")
+    assert strip.size[0] > 5 * strip.size[1] / 2  # the stages side by side
+    before = (seen / "four.28x28.png").read_bytes()
+    (seen / "four.28x28.png").write_bytes(b"mine")
+    again = barenet("predict", tmp_path / "tiny.safetensors", tmp_path / "four.png", "--save-preprocessed", seen)
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    assert (seen / "four.28x28.png").read_bytes() == b"mine"
+    forced = barenet("predict", tmp_path / "tiny.safetensors", tmp_path / "four.png", "--save-preprocessed", seen,
+                     "--force")
+    assert forced.returncode == 0 and (seen / "four.28x28.png").read_bytes() == before
+
+
+def test_two_images_with_one_name_are_refused(tmp_path):
+    import barenet as bn
+
+    model = bn.MLP([784, 16, 10], seed=0).compile(optimizer=bn.optimizers.SGD(lr=0.1))
+    model.save(tmp_path / "tiny.safetensors", extra={"classes": [str(i) for i in range(10)]})
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        render("4").save(tmp_path / folder / "four.png")
+    result = barenet("predict", tmp_path / "tiny.safetensors", tmp_path / "a" / "four.png", tmp_path / "b" / "four.png",
+                     "--save-preprocessed", tmp_path / "seen")
+    assert result.returncode == 2 and "both be saved as four.28x28.png" in result.stderr
+    assert not (tmp_path / "seen").exists()

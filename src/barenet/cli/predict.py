@@ -19,7 +19,10 @@ def register(sub) -> None:
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="PNG/JPEG images (any size, dark-on-light or light-on-dark), or .npy/.csv/IDX batches")
     p.add_argument("--top", type=int, default=3, help="how many classes to show per image (default 3)")
-    p.add_argument("--save-preprocessed", metavar="DIR", help="write the 28x28 image the network saw, per file")
+    p.add_argument("--save-preprocessed", metavar="DIR",
+                   help="write, per image, the 28x28 image the network saw (NAME.28x28.png) and every stage of "
+                        "the preprocessing side by side (NAME.stages.png)")
+    p.add_argument("--force", action="store_true", help="let --save-preprocessed overwrite files already there")
     p.add_argument("--output", metavar="CSV", help="where batch predictions go (default: stdout)")
     p.set_defaults(func=run)
 
@@ -40,14 +43,18 @@ def run(args) -> int:
         check_writable_file(args.output, "--output")
     paths = [Path(f) for f in args.files]
     kinds = [kind_of(path) for path in paths]  # every input checked before any work
+    saved = preprocessed_paths(args, [path for path, kind in zip(paths, kinds) if kind != "batch"])
     batch_rows = []
     for path, kind in zip(paths, kinds):
         if kind == "batch":
             batch_rows += predict_batch(model, scaler, path, classes)
             continue
-        digit = images.to_mnist(images.load_grayscale(path), str(path))
-        if args.save_preprocessed:
-            images.save_png(digit, Path(args.save_preprocessed) / f"{path.stem}.28x28.png")
+        stages = images.photo_stages(images.load_grayscale(path), str(path))
+        digit = stages.digit
+        if path in saved:
+            final, strip = saved[path]
+            images.save_png(digit, final)
+            images.save_png(images.stage_strip(stages), strip)
         proba = model.predict_proba(_fit(model, scaler(digit[None]), path))[0]
         top = np.argsort(-proba, kind="stable")[: max(1, args.top)]
         ranked = ", ".join(f"{classes[k]} {proba[k]:.1%}" for k in top)
@@ -55,6 +62,29 @@ def run(args) -> int:
     if batch_rows:
         write_rows(batch_rows, args.output)
     return 0
+
+
+def preprocessed_paths(args, image_paths: list[Path]) -> dict[Path, tuple[Path, Path]]:
+    """{image: (its 28x28 PNG, its stages PNG)} under --save-preprocessed, each checked before any work:
+    two images with one name, or a file already there without --force, is an error."""
+    if not args.save_preprocessed:
+        return {}
+    from ..errors import ConfigError
+    from ..io.files import check_ancestors, check_output_file
+
+    folder = Path(args.save_preprocessed)
+    check_ancestors(folder / "x", "--save-preprocessed")
+    targets: dict[Path, tuple[Path, Path]] = {}
+    for path in image_paths:
+        pair = (folder / f"{path.stem}.28x28.png", folder / f"{path.stem}.stages.png")
+        clash = [other for other, taken in targets.items() if taken == pair and other != path]
+        if clash:
+            raise ConfigError(f"{printable(clash[0])} and {printable(path)} would both be saved as {pair[0].name}: "
+                              f"rename one or predict them separately")
+        for target in pair:
+            check_output_file(target, args.force)
+        targets[path] = pair
+    return targets
 
 
 def _fit(model, x: np.ndarray, path: Path) -> np.ndarray:
