@@ -20,7 +20,6 @@ import asyncio
 import io
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -30,6 +29,9 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_torch import cpu_name  # noqa: E402  (one CPU-name helper for every benchmark)
 
 HOST = "127.0.0.1"
 
@@ -134,17 +136,6 @@ def start_server(model: Path, port: int) -> subprocess.Popen:
             time.sleep(0.2)
     server.kill()
     raise SystemExit("barenet serve did not answer /api/health within 60 s")
-
-
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def report(latencies: list, errors: list, wall: float, args) -> None:
