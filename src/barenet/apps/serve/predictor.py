@@ -1,15 +1,15 @@
 """`Predictor`: one model file, loaded once, answering predictions for the server (no web framework here).
 
-Images go through exactly what `barenet predict` does to an image file (`data.images.load_grayscale`,
-then `to_mnist`), and every input through the model's own `InputScaler`, so a digit drawn in the
-browser and the same digit saved as a PNG and given to `barenet predict` get the same probabilities.
+Images go through exactly what `barenet predict` does to an image file (`data.images.decode_grayscale`,
+which `load_grayscale` calls, then `to_mnist`), and every input through the model's own `InputScaler`,
+so a digit drawn in the browser and the same digit saved as a PNG and given to `barenet predict`
+get the same probabilities.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...data import images
-from ...errors import BarenetError, ConfigError, DataError
+from ...errors import ConfigError, DataError
 from ...models.loading import load
 from ...models.metadata import check_info, display_classes
 from ...runs.run import InputScaler
@@ -64,13 +64,7 @@ class Predictor:
 def image_from_bytes(data: bytes, max_pixels: int) -> np.ndarray:
     """Encoded image bytes -> uint8 (28, 28): the size checked from the header, then `barenet predict`'s path."""
     _check_pixels(data, max_pixels)
-    with tempfile.TemporaryDirectory(prefix="barenet-serve-") as folder:
-        path = Path(folder) / "upload"
-        path.write_bytes(data)
-        try:
-            return images.to_mnist(images.load_grayscale(path), "the image")
-        except BarenetError as exc:  # the messages name the temporary file: name the upload instead
-            raise type(exc)(str(exc).replace(str(path), "the image")) from None
+    return images.to_mnist(images.decode_grayscale(io.BytesIO(data), "the image"), "the image")
 
 
 def _check_pixels(data: bytes, max_pixels: int) -> None:
