@@ -52,7 +52,7 @@ def test_softmax_cross_entropy(dtype):
     targets = rng.integers(0, 10, 17)
     (want, ref), (got, dev) = both("softmax_xent", logits, targets, 17.0, np.empty_like(logits), compare=[3])
     assert_kernel_close(ref, dev, dtype)
-    assert got == pytest.approx(want, rel=1e-5 if dtype == np.float32 else 1e-12)
+    assert float(got) == pytest.approx(want, rel=1e-5 if dtype == np.float32 else 1e-12)  # a device scalar
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

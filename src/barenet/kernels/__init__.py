@@ -12,8 +12,9 @@ in the module named for its concept:
                       one pass over memory; must equal the reference (float32 to
                       rounding, float64 to 1e-12), which the tests check
 
-Callers never choose: they call `kernels.ops.name(...)`, and `ops` is whichever
-set is active. The fused set is the default when numba is installed (it is a
+Callers never choose: they call `kernels.on(array).name(...)`, which is `ops`, the
+active CPU set, for NumPy arrays and the CUDA set (`cuda()`, `kernels/gpu.py`) for
+CuPy arrays, so a model's device picks its kernels. The fused set is the default when numba is installed (it is a
 dependency); `BARENET_KERNELS=numpy` or `kernels.use("numpy")` selects the
 reference. The fused loops compile on first use and are cached on disk
 (numba's `cache=True`), so only the first run after an install pays for it.
@@ -31,6 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
+
+import numpy
 
 from ..errors import ConfigError, warn
 from . import activations, batches, dropout, losses, products, updates, warps
@@ -73,6 +76,19 @@ def cuda() -> Any:
         except ImportError as exc:
             raise ConfigError(f"the CUDA kernels need CuPy: pip install \"barenet[gpu]\" ({exc})") from exc
     return _cuda
+
+
+def on(array) -> Any:
+    """The kernel set for arrays like `array`: the active CPU set (`ops`) for NumPy arrays, `cuda()` for CuPy ones."""
+    if isinstance(array, numpy.ndarray):
+        return _active()
+    return cuda()
+
+
+def _active() -> SimpleNamespace:
+    if "ops" not in globals():
+        use(requested())
+    return ops
 
 
 def numba_available() -> bool:

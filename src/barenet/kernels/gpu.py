@@ -1,4 +1,4 @@
-"""The kernels again, for CuPy arrays on an NVIDIA GPU (issue #18's first step).
+"""The kernels again, for CuPy arrays on an NVIDIA GPU (the "cuda" device's kernel set).
 
 Each entry has the signature of its CPU pair (`activations.bias_act`, ...), and the
 same maths as the fused loop beside that pair, written as CUDA C++ for CuPy's
@@ -109,9 +109,11 @@ class CudaKernels:
             self.cp.sum(grad_pre, axis=0, out=grad_b)
 
     def softmax_xent(self, logits, targets, divisor, grad):
+        """As the CPU kernel, but the summed loss comes back as a 0-d float64 device array: reading it
+        would wait for the device, so the Trainer adds it up there and reads the epoch's total once."""
         rows = self.cp.empty(logits.shape[0], dtype=self.cp.float64)
         self.k["softmax_xent"](logits, targets, logits.shape[1], logits.dtype.type(1.0 / divisor), grad, rows)
-        return float(rows.sum())
+        return rows.sum()
 
     def dropout_forward(self, x, uniform, rate, scale, keep, out):
         self.k["dropout_forward"](x, uniform, uniform.dtype.type(rate), x.dtype.type(scale), keep, out)

@@ -1,8 +1,12 @@
-"""`load(path)`: a model file back to a `Sequential` with the same layers, weights and predictions."""
+"""`load(path)`: a model file back to a `Sequential` with the same layers, weights and predictions.
+
+Model files hold host arrays whatever device wrote them; `load(path, device="cuda")` places the
+rebuilt model on a device.
+"""
 
 from __future__ import annotations
 
-from ..backend import xp
+from ..backend import Backend, get_backend
 from ..errors import BarenetError, ModelFileError
 from ..nn import layers, losses
 from ..optim import optimizers
@@ -10,15 +14,18 @@ from . import metadata, modelfile
 from .sequential import Sequential
 
 
-def load(path, compile: bool = True) -> Sequential:
-    """Rebuild the model saved at `path`; with `compile`, also its loss, optimizer and any optimizer state."""
+def load(path, compile: bool = True, device: str | Backend = "cpu") -> Sequential:
+    """Rebuild the model saved at `path` on `device` ("cpu", "cuda", "cuda:N"); with `compile`, also its
+    loss, optimizer and any optimizer state."""
+    backend = get_backend(device)  # a device that is not there is the caller's error, before the file is read
     document, tensors = modelfile.read(path)
     metadata.check_document(document, path)  # kinds, ranges, layer types: before anything is allocated
     metadata.check_tensors(document["architecture"], tensors, path)
-    model = _architecture(document, path)
-    _fill_weights(model, tensors, path)
-    if compile and "compile" in document:
-        _compile(model, document, tensors, path)
+    model = _architecture(document, path, backend)
+    with model.backend.activated():
+        _fill_weights(model, tensors, path)
+        if compile and "compile" in document:
+            _compile(model, document, tensors, path)
     model.extra = document.get("extra", {})
     return model
 
@@ -50,12 +57,12 @@ def _compile(model: Sequential, document: dict, tensors: dict, path) -> None:
 OPTIMIZER = modelfile.OPTIMIZER_PREFIX
 
 
-def _architecture(document: dict, path) -> Sequential:
+def _architecture(document: dict, path, backend: Backend) -> Sequential:
     try:
         arch = document["architecture"]
         layer_list = [layers.from_config(config) for config in arch["layers"]]
         return Sequential(layer_list, output=arch.get("output"), seed=arch.get("seed", 0),
-                          dtype=arch.get("dtype", "float32"))
+                          dtype=arch.get("dtype", "float32"), device=backend)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path} has an invalid architecture ({exc}): re-save the model") from None
     except BarenetError as exc:
@@ -73,4 +80,4 @@ def _fill_weights(model: Sequential, tensors: dict, path) -> None:
             if value.shape != param.shape or value.dtype != param.dtype:
                 raise ModelFileError(f"{path}: tensor {name!r} is {value.dtype}{list(value.shape)} but the "
                                      f"architecture needs {param.dtype}{list(param.shape)}")
-            param[...] = xp.asarray(value)
+            param[...] = model.backend.asarray(value)

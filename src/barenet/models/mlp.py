@@ -22,11 +22,12 @@ class MLP(Sequential):
     dropout     drop probability after each hidden activation (one value or one per layer)
     input_dropout  drop probability applied to the inputs
     max_norm    cap on each hidden unit's incoming weight norm (None = no cap)
+    device      "cpu" (default), "cuda" or "cuda:N": where it trains and predicts (see `Sequential`)
     """
 
     def __init__(self, sizes: Sequence[int], activation="relu", output: str = "softmax", init="auto",
                  bias_init="zeros", dropout=0.0, input_dropout: float = 0.0, use_bias: bool = True,
-                 max_norm: float | None = None, seed: int = 0, dtype="float32"):
+                 max_norm: float | None = None, seed: int = 0, dtype="float32", device="cpu"):
         sizes = list(sizes)
         if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
                                  for s in sizes):
@@ -47,7 +48,7 @@ class MLP(Sequential):
                 stack.append(layers.Dropout(dropouts[i]))
         stack.append(layers.Dense(sizes[-2], sizes[-1], init=_auto_init(init, None),
                                   bias_init=bias_init, use_bias=use_bias))
-        super().__init__(stack, output=output, seed=seed, dtype=dtype)
+        super().__init__(stack, output=output, seed=seed, dtype=dtype, device=device)
         self.sizes = sizes
         self._options = {"activation": activation, "dropout": dropout, "input_dropout": input_dropout,
                          "init": init, "max_norm": max_norm, "use_bias": use_bias}

@@ -10,6 +10,11 @@ The model is the network: its layers, one flat buffer holding every parameter (a
 for every gradient), forward and backward passes, prediction and model files. `fit` and
 `evaluate` hand the work to a `training.Trainer`.
 
+`device="cuda"` (or "cuda:N") puts the parameters, gradients and every buffer on a GPU
+through CuPy (`pip install "barenet[gpu]"`); "cpu" (the default) keeps NumPy. The same
+seed draws the same initial weights, shuffles and dropout masks on either (they come
+from the host generator). What the model hands back (predictions, `get_weights`) is NumPy.
+
 The last Dense layer emits logits. The model's `output` activation ("softmax",
 "sigmoid" or "linear") turns them into probabilities in `predict_proba`; while
 training it is fused into the loss when the loss can do that exactly
@@ -24,7 +29,7 @@ from typing import Self
 
 import numpy as np
 
-from ..backend import resolve_dtype, to_numpy, xp
+from ..backend import Backend, get_backend, resolve_dtype
 from ..data.transforms import PIXEL_SCALE, to_floats
 from ..errors import ConfigError, ShapeError, warn
 from ..nn import functional, losses
@@ -43,12 +48,12 @@ EVAL_BATCH = 2048
 ALIGN = 16  # parameters start at multiples of 16 elements (64 bytes) inside the flat buffer
 
 
-def pack(layer_list: list, dtype) -> tuple:
+def pack(layer_list: list, dtype, xp=np) -> tuple:
     """Move every parameter and gradient into one contiguous array each; layers keep views.
 
     The optimizer then updates the whole network with a few array operations per
     step instead of a few per parameter, which matters most for per-sample SGD.
-    Returns (flat_params, flat_grads).
+    Returns (flat_params, flat_grads), 1-D arrays of the array module `xp` (the layers' device).
     """
     entries = [(layer, key) for layer in layer_list for key in layer.params]
     offsets, total = [], 0
@@ -88,20 +93,24 @@ class Sequential:
     output  "softmax", "sigmoid", "linear", or None to take it from the loss at compile
     seed    one numpy Generator seeded with this drives initialisation, shuffling and dropout
     dtype   "float32" (default) or "float64"
+    device  "cpu" (default), "cuda" or "cuda:N" (CuPy), or a `backend.Backend`
     """
 
-    def __init__(self, layers: Sequence[Layer], output: str | None = None, seed: int = 0, dtype="float32"):
+    def __init__(self, layers: Sequence[Layer], output: str | None = None, seed: int = 0, dtype="float32",
+                 device: str | Backend = "cpu"):
         if output is not None and output not in OUTPUTS:
             raise ConfigError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
         if not layers:
             raise ConfigError("a model needs at least one layer")
         self.layers, self.output, self.seed = list(layers), output, seed
         self.dtype = resolve_dtype(dtype)
+        self.backend = get_backend(device)
         self.rng = np.random.default_rng(seed)
-        for layer in self.layers:
-            layer.build(self.rng, self.dtype)
-        self.in_features, self.out_features = self._check_chain()
-        self.flat_params, self.flat_grads = pack(self.layers, self.dtype)
+        with self.backend.activated():
+            for layer in self.layers:
+                layer.build(self.rng, self.dtype, self.backend)
+            self.in_features, self.out_features = self._check_chain()
+            self.flat_params, self.flat_grads = pack(self.layers, self.dtype, self.backend.xp)
         self.optimizer_slots = ([self.flat_params], [self.flat_grads])  # what the optimizer updates
         self.loss: losses.Loss | None = None
         self.optimizer: Optimizer | None = None
@@ -113,6 +122,11 @@ class Sequential:
         self._chain: list[Layer] = self._inference
         self._constrained: list[Layer] = []
         self._grad_stop, self.accuracy_threshold = 0, 0.5
+
+    @property
+    def device(self) -> str:
+        """Where the parameters live: "cpu", "cuda", "cuda:1", ..."""
+        return self.backend.name
 
     # ----- structure ---------------------------------------------------------------
     def _check_chain(self) -> tuple[int | None, int | None]:
@@ -130,8 +144,8 @@ class Sequential:
         return params, [layer.grads[key] for layer in self.layers for key in layer.params]
 
     def get_weights(self) -> list:
-        """Copies of every parameter array, in layer order (W before b)."""
-        return [xp.array(p, copy=True) for p in self.parameters()[0]]
+        """Host (NumPy) copies of every parameter array, in layer order (W before b)."""
+        return [np.array(self.backend.to_numpy(p), copy=True) for p in self.parameters()[0]]
 
     def set_weights(self, weights: Sequence) -> None:
         params = self.parameters()[0]
@@ -140,7 +154,7 @@ class Sequential:
         for param, value in zip(params, weights):
             if tuple(value.shape) != tuple(param.shape):
                 raise ShapeError(f"set_weights: shape {tuple(value.shape)} does not fit parameter {param.shape}")
-            param[...] = value
+            param[...] = self.backend.asarray(value)
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.parameters()[0]))
@@ -190,6 +204,8 @@ class Sequential:
         self.output = output_activation(self.output, chosen, self.layers[-1])
         fused = chosen.fuses
         self.output_layer = activation(self.output) if fused is None and self.output != "linear" else None
+        if self.output_layer is not None:
+            self.output_layer.build(self.rng, self.dtype, self.backend)  # no draws: it only takes the device
         self._chain = fuse(self.layers + ([self.output_layer] if self.output_layer else []))
         self.accuracy_threshold = 0.0 if fused == "sigmoid" else 0.5  # one output: logits vs probabilities
         for layer in self._chain:
@@ -255,26 +271,29 @@ class Sequential:
             if self.history is not None:
                 trainer.history = self.history
         self.history = trainer.history
-        return trainer.fit(x, y, epochs, validation_data=validation_data, validation_split=validation_split)
+        with self.backend.activated():
+            return trainer.fit(x, y, epochs, validation_data=validation_data, validation_split=validation_split)
 
     def evaluate(self, x, y) -> dict:
         """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
-        return Trainer(self).evaluate(x, y)
+        with self.backend.activated():
+            return Trainer(self).evaluate(x, y)
 
     # ----- prediction ----------------------------------------------------------------
     def logit_chunks(self, x) -> Iterator[tuple[int, object]]:
         """(first row, logits) for chunks of EVAL_BATCH rows of x (N, features), in inference mode.
 
-        Fast path for uint8 pixels: the first layer absorbs the 1/255 (`Layer.scaled_input`),
-        so each chunk is only cast to floats, not cast and multiplied.
+        x on the host or on the model's device; each chunk is uploaded (if it is not there) and its
+        logits stay on the device. Fast path for uint8 pixels: the first layer absorbs the 1/255
+        (`Layer.scaled_input`), so each chunk is only cast to floats, not cast and multiplied.
         """
         folded = self._inference[0].scaled_input(PIXEL_SCALE) if x.dtype == np.uint8 else None
         for begin in range(0, len(x), EVAL_BATCH):
-            chunk = x[begin:begin + EVAL_BATCH]
+            chunk = self.backend.asarray(x[begin:begin + EVAL_BATCH])
             if folded is None:
                 yield begin, self.forward(to_floats(chunk, self.dtype))
                 continue
-            hidden = folded.forward(xp.asarray(chunk).astype(self.dtype))
+            hidden = folded.forward(chunk.astype(self.dtype))
             for layer in self._inference[1:]:
                 hidden = layer.forward(hidden, False)
             yield begin, hidden
@@ -284,18 +303,19 @@ class Sequential:
         return logits if self.output_layer is None else self.output_layer.forward(logits, False)
 
     def predict_logits(self, x):
-        """Raw outputs of the last layer, (N, outputs), as a NumPy array."""
+        """Raw outputs of the last layer, (N, outputs), as a NumPy array (computed on the model's device)."""
         x = inputs.features(x, self.in_features, self.dtype)
-        parts = [to_numpy(logits) for _, logits in self.logit_chunks(x)]
+        with self.backend.activated():
+            parts = [self.backend.to_numpy(logits) for _, logits in self.logit_chunks(x)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def predict_proba(self, x):
         """Probabilities (N, classes): the output activation applied to the logits."""
         logits = self.predict_logits(x)
-        if self.output == "softmax":
-            return to_numpy(functional.softmax(xp.asarray(logits)))
+        if self.output == "softmax":  # on the host: the logits are NumPy by now
+            return functional.softmax(logits)
         if self.output == "sigmoid":
-            return to_numpy(functional.sigmoid(xp.asarray(logits)))
+            return functional.sigmoid(logits)
         return logits
 
     def predict(self, x):

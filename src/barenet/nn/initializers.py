@@ -2,7 +2,9 @@
 
 `shape` is `(fan_in, fan_out)` for a Dense weight matrix (the layer computes
 `x @ W`), or `(fan_out,)` for a bias. Every draw comes from an explicit
-`numpy.random.Generator`, so the same seed always gives the same weights.
+`numpy.random.Generator`, so the same seed always gives the same weights. They
+return host NumPy arrays; the layer moves them to its device (the same numbers on
+every device).
 
     he_normal        N(0, 2/fan_in)                  ReLU family (He et al. 2015)
     he_uniform       U(-sqrt(6/fan_in), +...)
@@ -23,7 +25,6 @@ from functools import partial
 
 import numpy as np
 
-from ..backend import xp
 from ..errors import ConfigError
 from ..registry import lookup, split_spec
 
@@ -37,11 +38,11 @@ def _fans(shape: tuple) -> tuple[int, int]:
 
 
 def _normal(shape, rng, dtype, std: float):
-    return xp.asarray(rng.standard_normal(shape) * std, dtype=dtype)
+    return np.asarray(rng.standard_normal(shape) * std, dtype=dtype)
 
 
 def _uniform(shape, rng, dtype, low: float, high: float):
-    return xp.asarray(rng.uniform(low, high, size=shape), dtype=dtype)
+    return np.asarray(rng.uniform(low, high, size=shape), dtype=dtype)
 
 
 def he_normal(shape, rng, dtype=np.float32):
@@ -85,15 +86,15 @@ def scaled_normal(shape, rng, dtype=np.float32, gain: float = 1.0):
 
 
 def zeros(shape, rng=None, dtype=np.float32):
-    return xp.zeros(shape, dtype=dtype)
+    return np.zeros(shape, dtype=dtype)
 
 
 def ones(shape, rng=None, dtype=np.float32):
-    return xp.ones(shape, dtype=dtype)
+    return np.ones(shape, dtype=dtype)
 
 
 def constant(shape, rng=None, dtype=np.float32, value: float = 0.0):
-    return xp.full(shape, value, dtype=dtype)
+    return np.full(shape, value, dtype=dtype)
 
 
 REGISTRY: dict[str, Callable] = {

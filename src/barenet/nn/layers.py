@@ -2,7 +2,8 @@
 
 The protocol every layer follows:
 
-    build(rng, dtype)          create parameters (layers without any do nothing)
+    build(rng, dtype, backend) create parameters (layers without any do nothing) on the backend's
+                               device, from host draws of `rng`; remember the backend
     forward(x, training)       x: (batch, features) -> output, remembering what backward needs
     backward(grad_out)         dLoss/d(output) -> dLoss/d(input); fills `grads`
     params, grads              dicts of arrays with the same keys
@@ -14,6 +15,8 @@ The protocol every layer follows:
 Layers with parameters keep the maths in private `_fwd`/`_bwd` (shapes in their
 docstrings) and the bookkeeping (checks, saved inputs, reused buffers) in the
 public `forward`/`backward`; the element-wise layers are short enough to be both.
+Array maths goes through `self.backend.xp` (NumPy, or CuPy for a model on "cuda"), and
+element-wise kernels through `kernels.on(array)`, so one layer runs on either device.
 
 Arrays returned by `forward`/`backward` while training may be buffers that the
 layer reuses on its next call (the hot loop allocates nothing it can reuse):
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
-from ..backend import xp
+from ..backend import CPU, Backend
 from ..errors import ConfigError, ShapeError
 from ..kernels.activations import IDENTITY
 from . import functional, initializers
@@ -40,6 +43,7 @@ class Layer:
     in_features: int | None = None  # None: takes inputs of any width
     constrained = False             # True: apply_constraints() must run after every update
     gives_probabilities = False     # True: the outputs are probabilities (Softmax, Sigmoid)
+    backend: Backend = CPU          # where its arrays live: set by build()
 
     def __init__(self):
         self.params: dict = {}
@@ -47,8 +51,9 @@ class Layer:
         self.propagate_grad = True  # False for a first layer: its input gradient is never used
         self._buffers: dict = {}
 
-    def build(self, rng: np.random.Generator, dtype=np.float32) -> None:
-        """Create parameters; a no-op for layers that have none."""
+    def build(self, rng: np.random.Generator, dtype=np.float32, backend: Backend = CPU) -> None:
+        """Create parameters on `backend`'s device (layers without any only remember the backend)."""
+        self.backend = backend
 
     def output_features(self, in_features: int) -> int:
         """Features per sample leaving this layer, given those entering it."""
@@ -75,7 +80,7 @@ class Layer:
         """A reusable array for this layer's training-time outputs."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[name] = xp.empty(shape, dtype=dtype)
+            buf = self._buffers[name] = self.backend.xp.empty(shape, dtype=dtype)
         return buf
 
     def __repr__(self) -> str:
@@ -110,15 +115,17 @@ class Dense(Layer):
         self._x: Any = None  # the input and output of the last training forward, for backward
         self._y: Any = None
 
-    def build(self, rng, dtype=np.float32):
+    def build(self, rng, dtype=np.float32, backend: Backend = CPU):
+        """W (in, out) and b (out,) drawn on the host from `rng`, then placed on `backend`'s device."""
         if self.params:
             return
+        self.backend = backend
         shape = (self.in_features, self.out_features)
-        self.params["W"] = xp.ascontiguousarray(self._weight_init(shape, rng, dtype))
-        self.grads["W"] = xp.zeros_like(self.params["W"])
+        self.params["W"] = backend.asarray(np.ascontiguousarray(self._weight_init(shape, rng, dtype)))
+        self.grads["W"] = backend.xp.zeros_like(self.params["W"])
         if self.use_bias:
-            self.params["b"] = xp.ascontiguousarray(self._bias_init((self.out_features,), rng, dtype))
-            self.grads["b"] = xp.zeros_like(self.params["b"])
+            self.params["b"] = backend.asarray(np.ascontiguousarray(self._bias_init((self.out_features,), rng, dtype)))
+            self.grads["b"] = backend.xp.zeros_like(self.params["b"])
 
     def output_features(self, in_features):
         if in_features != self.in_features:
@@ -158,9 +165,9 @@ class Dense(Layer):
 
     def _fwd(self, x, act, alpha, out=None):
         """y = act(x @ W + b): x (batch, in), W (in, out), b (out,) -> y (batch, out), into `out` if given."""
-        y = xp.matmul(x, self.params["W"], out=out)
+        y = self.backend.xp.matmul(x, self.params["W"], out=out)
         if self.use_bias or act != IDENTITY:
-            kernels.ops.bias_act(y, self.params["b"] if self.use_bias else y[0, :0], act, y.dtype.type(alpha))
+            kernels.on(y).bias_act(y, self.params["b"] if self.use_bias else y[0, :0], act, y.dtype.type(alpha))
         return y
 
     def _bwd(self, x, y, grad_out, act, alpha, grad_pre, grad_in=None):
@@ -171,20 +178,20 @@ class Dense(Layer):
         """
         if act != IDENTITY or self.use_bias:
             grad_b = self.grads["b"] if self.use_bias else y[0, :0]
-            kernels.ops.act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
+            kernels.on(y).act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
         if x.shape[0] == 1:  # per-sample SGD: a rank-1 outer product, far faster than a GEMM with inner size 1
-            kernels.ops.outer(x, grad_pre, self.grads["W"])
+            kernels.on(x).outer(x, grad_pre, self.grads["W"])
         else:
-            xp.matmul(x.T, grad_pre, out=self.grads["W"])
+            self.backend.xp.matmul(x.T, grad_pre, out=self.grads["W"])
         if grad_in is None:
             return None
-        return xp.matmul(grad_pre, self.params["W"].T, out=grad_in)
+        return self.backend.xp.matmul(grad_pre, self.params["W"].T, out=grad_in)
 
     def apply_constraints(self) -> None:
         """Rescale columns of W whose L2 norm exceeds `max_norm` (after an update)."""
         if self.max_norm is None:
             return
-        W = self.params["W"]
+        W, xp = self.params["W"], self.backend.xp
         norms = xp.sqrt((W * W).sum(axis=0))
         W *= xp.minimum(1.0, self.max_norm / xp.maximum(norms, 1e-12)).astype(W.dtype)
 
@@ -196,6 +203,7 @@ class Dense(Layer):
         W = self.params["W"]
         twin = Dense(W.shape[0], W.shape[1], init=self.init, bias_init=self.bias_init, use_bias=self.use_bias)
         twin.params = {"W": W * W.dtype.type(scale), **({"b": self.params["b"]} if self.use_bias else {})}
+        twin.backend = self.backend
         return twin
 
     def __repr__(self) -> str:
@@ -224,13 +232,15 @@ class ReLU(Layer):
     """max(x, 0); its derivative is 1 where x > 0 and 0 elsewhere (not `x > 1`)."""
 
     def forward(self, x, training=False):
+        xp = self.backend.xp
         if not training:
             return xp.maximum(x, 0)
         self._mask = xp.greater(x, 0, out=self._buffer("mask", x.shape, bool))
         return xp.multiply(x, self._mask, out=self._buffer("out", x.shape, x.dtype))
 
     def backward(self, grad_out):
-        return xp.multiply(grad_out, self._mask, out=self._buffer("grad_in", grad_out.shape, grad_out.dtype))
+        grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
+        return self.backend.xp.multiply(grad_out, self._mask, out=grad_in)
 
 
 class LeakyReLU(Layer):
@@ -241,7 +251,7 @@ class LeakyReLU(Layer):
         self.alpha = float(alpha)
 
     def forward(self, x, training=False):
-        self._slope = xp.where(x > 0, 1.0, self.alpha).astype(x.dtype)
+        self._slope = self.backend.xp.where(x > 0, 1.0, self.alpha).astype(x.dtype)
         return x * self._slope
 
     def backward(self, grad_out):
@@ -268,7 +278,7 @@ class Tanh(Layer):
     """tanh(x); derivative 1 - tanh(x)^2."""
 
     def forward(self, x, training=False):
-        self._out = xp.tanh(x)
+        self._out = self.backend.xp.tanh(x)
         return self._out
 
     def backward(self, grad_out):
@@ -321,8 +331,9 @@ class Dropout(Layer):
             return None
         return self._keep * self._buffers["out"].dtype.type(1.0 / (1.0 - self.rate))
 
-    def build(self, rng, dtype=np.float32):
-        self._rng = rng
+    def build(self, rng, dtype=np.float32, backend: Backend = CPU):
+        """Keep the model's generator: the masks' uniform numbers are drawn from it on the host."""
+        self.backend, self._rng = backend, rng
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
@@ -330,17 +341,20 @@ class Dropout(Layer):
             return x
         if self._rng is None:
             raise ConfigError("Dropout has no random generator: call build(rng) or put it in a Sequential")
-        uniform = self._rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+        # Drawn on the host and uploaded: every device sees the same masks for a seed, at the price of
+        # a transfer per step (and no CUDA-graph capture of the step; a device-side RNG is the follow-up).
+        uniform = self.backend.asarray(self._rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32
+                                                        else np.float64))
         self._keep = self._buffer("keep", x.shape, bool)
         out = self._buffer("out", x.shape, x.dtype)
-        kernels.ops.dropout_forward(x, uniform, uniform.dtype.type(self.rate), self._scale(x.dtype), self._keep, out)
+        kernels.on(x).dropout_forward(x, uniform, uniform.dtype.type(self.rate), self._scale(x.dtype), self._keep, out)
         return out
 
     def backward(self, grad_out):
         if self._keep is None:
             return grad_out
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
-        kernels.ops.dropout_backward(grad_out, self._keep, self._scale(grad_out.dtype), grad_in)
+        kernels.on(grad_out).dropout_backward(grad_out, self._keep, self._scale(grad_out.dtype), grad_in)
         return grad_in
 
     def _scale(self, dtype):

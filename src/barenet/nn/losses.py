@@ -11,6 +11,10 @@ losses (MSE, binary cross-entropy) it also averages over the output units, as
 PyTorch and Keras do. Reduction "sum" sums over everything, which is what
 notebooks that add up per-sample gradients are doing.
 
+A loss computes with its inputs' array module (NumPy, or CuPy on a GPU). `forward`
+returns a Python float for host arrays; on a device it may return a 0-d device array
+instead (reading it would wait for the device), which `float()` turns into the number.
+
 `fuses` names the output activation a loss applies to the logits itself
 ("softmax", "sigmoid"), or None for losses that take the network's finished
 outputs (probabilities or values).
@@ -19,7 +23,7 @@ outputs (probabilities or values).
 from __future__ import annotations
 
 from .. import kernels
-from ..backend import xp
+from ..backend import array_module, scalar
 from ..errors import ConfigError
 from ..registry import build, config_repr
 from .functional import one_hot, sigmoid
@@ -93,7 +97,8 @@ class SoftmaxCrossEntropy(Loss):
         if targets.ndim == 1 and self.label_smoothing == 0.0:
             # The common case in one kernel pass: loss and gradient (`kernels.losses`).
             self._grad = self._buffer(outputs)
-            return kernels.ops.softmax_xent(outputs, targets, self._divisor, self._grad) / self._divisor
+            return kernels.on(outputs).softmax_xent(outputs, targets, self._divisor, self._grad) / self._divisor
+        xp = array_module(outputs)
         maxes = outputs.max(axis=1, keepdims=True)
         log_probs = outputs - maxes
         log_probs -= xp.log(xp.exp(log_probs).sum(axis=1, keepdims=True))
@@ -101,13 +106,13 @@ class SoftmaxCrossEntropy(Loss):
         self._grad = xp.exp(log_probs)
         self._grad -= dense
         self._grad *= self._grad.dtype.type(1.0 / self._divisor)
-        return -float((dense * log_probs).sum()) / self._divisor
+        return -scalar((dense * log_probs).sum()) / self._divisor
 
     def _buffer(self, outputs):
         """The gradient's array, reused from step to step while the batch shape stays."""
         grad = getattr(self, "_grad", None)
         if grad is None or grad.shape != outputs.shape or grad.dtype != outputs.dtype:
-            grad = xp.empty_like(outputs)
+            grad = array_module(outputs).empty_like(outputs)
         return grad
 
     def _smoothed(self, targets, outputs):
@@ -132,7 +137,7 @@ class ClippedProbabilityLoss(Loss):
 
     def _clip(self, outputs, targets, per_element: bool):
         """(clipped outputs, dense targets), both (batch, units); saved for backward."""
-        clipped = xp.clip(outputs, self.eps, 1.0 - self.eps)
+        clipped = array_module(outputs).clip(outputs, self.eps, 1.0 - self.eps)
         dense = self._dense(targets, outputs)
         self._saved = (outputs, clipped, dense)
         self._divisor = self._scale(outputs, per_element=per_element)
@@ -151,7 +156,7 @@ class CategoricalCrossEntropy(ClippedProbabilityLoss):
 
     def forward(self, outputs, targets):
         clipped, dense = self._clip(outputs, targets, per_element=False)
-        return -float((dense * xp.log(clipped)).sum()) / self._divisor
+        return -scalar((dense * array_module(clipped).log(clipped)).sum()) / self._divisor
 
     def backward(self):
         outputs, clipped, dense = self._saved
@@ -168,7 +173,7 @@ class MeanSquaredError(Loss):
     def forward(self, outputs, targets):
         self._diff = outputs - self._dense(targets, outputs)
         self._divisor = self._scale(outputs, per_element=True)
-        return float((self._diff * self._diff).sum()) / self._divisor
+        return scalar((self._diff * self._diff).sum()) / self._divisor
 
     def backward(self):
         return self._diff * self._diff.dtype.type(2.0 / self._divisor)
@@ -185,8 +190,9 @@ class BinaryCrossEntropy(ClippedProbabilityLoss):
 
     def forward(self, outputs, targets):
         clipped, dense = self._clip(outputs, targets, per_element=True)
+        xp = array_module(clipped)
         total = -(dense * xp.log(clipped) + (1.0 - dense) * xp.log1p(-clipped)).sum()
-        return float(total) / self._divisor
+        return scalar(total) / self._divisor
 
     def backward(self):
         outputs, clipped, dense = self._saved
@@ -211,8 +217,9 @@ class SigmoidBinaryCrossEntropy(Loss):
         dense = self._dense(targets, outputs)
         self._saved = (outputs, dense)
         self._divisor = self._scale(outputs, per_element=True)
+        xp = array_module(outputs)
         total = (xp.maximum(outputs, 0) - outputs * dense + xp.log1p(xp.exp(-xp.abs(outputs)))).sum()
-        return float(total) / self._divisor
+        return scalar(total) / self._divisor
 
     def backward(self):
         outputs, dense = self._saved

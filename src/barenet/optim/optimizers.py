@@ -21,7 +21,8 @@ it (torch.nn.utils.clip_grad_norm_: factor clipnorm / (norm + 1e-6)).
 
 A step: `optimizer.step(params, grads)` with the true gradients. Each rule runs as
 one kernel over the whole flat buffer (`barenet.kernels.updates`: the NumPy
-reference and the fused loop side by side).
+reference and the fused loop side by side; `kernels/gpu.py` for CuPy arrays). State arrays
+are created with the parameters' array module, on their device.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import math
 
 from .. import kernels
-from ..backend import xp
+from ..backend import array_module
 from ..errors import ConfigError
 from ..registry import build, config_repr
 from . import schedules
@@ -104,7 +105,8 @@ class Optimizer:
             self.state[i].update(flags)
         for key, value in state["arrays"].items():
             index, name = key.split(".", 1)
-            self.state[int(index)][name] = xp.array(value, dtype=params[int(index)].dtype)
+            param = params[int(index)]
+            self.state[int(index)][name] = array_module(param).array(value, dtype=param.dtype)
         for slot in self.state:
             _unfold_velocity(slot)
 
@@ -125,7 +127,7 @@ def _unfold_velocity(state: dict) -> None:
 
 def clip_by_global_norm(grads: list, max_norm: float) -> float:
     """Scale all gradients in place so their joint L2 norm is at most `max_norm`; return the norm."""
-    total = math.sqrt(sum(float(xp.vdot(g.ravel(), g.ravel())) for g in grads))
+    total = math.sqrt(sum(float(array_module(g).vdot(g.ravel(), g.ravel())) for g in grads))  # a device wait
     factor = max_norm / (total + 1e-6)
     if factor < 1.0:
         for g in grads:
@@ -149,11 +151,11 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _new_state(self, param):
-        return {"velocity": xp.zeros_like(param)} if self.momentum else {}
+        return {"velocity": array_module(param).zeros_like(param)} if self.momentum else {}
 
     def _update(self, param, grad, state):
         velocity = state.get("velocity", param[:0])
-        kernels.ops.sgd(param, grad, velocity, self.lr, self.momentum, self.dampening, self.nesterov,
+        kernels.on(param).sgd(param, grad, velocity, self.lr, self.momentum, self.dampening, self.nesterov,
                         self.weight_decay, self.iterations == 1)
 
     def get_config(self):
@@ -179,10 +181,11 @@ class Adam(Optimizer):
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, param):
+        xp = array_module(param)
         return {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
 
     def _update(self, param, grad, state):
-        kernels.ops.adam(param, grad, state["m"], state["v"], self.lr, self.beta1, self.beta2, self.eps,
+        kernels.on(param).adam(param, grad, state["m"], state["v"], self.lr, self.beta1, self.beta2, self.eps,
                          self.weight_decay, self.decoupled, self.iterations)
 
     def get_config(self):
@@ -216,6 +219,7 @@ class RMSprop(Optimizer):
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, param):
+        xp = array_module(param)
         state = {"square_avg": xp.zeros_like(param)}
         if self.momentum:
             state["momentum_buffer"] = xp.zeros_like(param)
@@ -225,7 +229,7 @@ class RMSprop(Optimizer):
 
     def _update(self, param, grad, state):
         empty = param[:0]
-        kernels.ops.rmsprop(param, grad, state["square_avg"], state.get("grad_avg", empty),
+        kernels.on(param).rmsprop(param, grad, state["square_avg"], state.get("grad_avg", empty),
                             state.get("momentum_buffer", empty), self.lr, self.alpha, self.eps, self.momentum,
                             self.centered, self.weight_decay)
 

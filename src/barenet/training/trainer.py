@@ -14,6 +14,15 @@ then per batch
        constraints (max-norm),
     4. callbacks that want it get a `Step` (loss, batch, step number, gradients);
 then validation, the schedule's observation of the epoch's metrics, and the callbacks.
+
+On a device (a model with `device="cuda"`) the same loop runs on device arrays
+(`training/resident.py`): the data set is uploaded once, batches are gathered there, and
+the epoch's loss and accuracy stay there until the epoch ends, so a step never waits for
+the device. What changes: a NaN loss is found at the end of its epoch, not at its step
+(the weights are restored to the epoch's start either way); a callback that wants steps
+reads each step's loss (a wait per step) and gets the batch and gradients as device
+arrays; an augmentation distorts the batch on the host (its kernel is CPU-only) and each
+batch is uploaded.
 """
 
 from __future__ import annotations
@@ -26,11 +35,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..backend import xp
+from ..backend import Backend
 from ..data.transforms import gather
 from ..errors import ConfigError, TrainingDiverged
 from . import inputs
 from .callbacks import Callback, History, Step, wants_steps
+from .resident import Resident, Totals, correct_predictions
 
 # Below this many FLOPs per training step, a second BLAS thread costs more in synchronisation
 # than it gains (measured on 2-core machines: batch 1 and 32 on [784,128,64,10]); see docs/PERFORMANCE.md.
@@ -53,6 +63,7 @@ class TrainableModel(Protocol):
 
     loss: Any
     optimizer: Any
+    backend: Backend  # where the parameters live; the Trainer puts the data there
     rng: np.random.Generator
     dtype: np.dtype
     flat_params: Any
@@ -115,17 +126,19 @@ class Trainer:
         inputs.check_parameters({"epochs": epochs, "validation_split": validation_split, "max_steps": max_steps},
                                 inputs.FIT_PARAMETERS)
         x, y, validation = self._training_data(x, y, validation_data, validation_split)
-        self._monitored = {name: self._validated(x_set, y_set, prefix=f"{name} ")
+        validation = None if validation is None else self._uploaded(*validation)
+        self._monitored = {name: self._uploaded(*self._validated(x_set, y_set, prefix=f"{name} "))
                            for name, (x_set, y_set) in (monitor or {}).items()}
+        data = Resident.upload(self.model.backend, x, y)
         batch_size = len(x) if self.batch_size is None else self.batch_size
         callbacks = self._start(len(x), batch_size, epochs, validation is not None)
         steps_left = math.inf if max_steps is None else max_steps
         if self.initial_loss is None and self.epoch < epochs:
-            start_loss = self._evaluate(x[:256], y[:256])["loss"]
+            start_loss = self._evaluate(data.x[:256], data.y[:256])["loss"]
             self.initial_loss = start_loss if math.isfinite(start_loss) else None
         with _blas_threads(6 * batch_size * self.model.count_params()):
             while self.epoch < epochs and not self.model.stop_training and steps_left > 0:
-                logs = self._train_epoch(x, y, batch_size, callbacks, steps_left)
+                logs = self._train_epoch(data, batch_size, callbacks, steps_left)
                 steps_left -= math.ceil(len(x) / batch_size)
                 if logs is not None:
                     self._check_divergence(logs["loss"])
@@ -150,6 +163,11 @@ class Trainer:
         x = inputs.features(x, model.in_features, model.dtype, f"{prefix}x")
         return x, inputs.targets(y, len(x), model.out_features, model.dtype, f"{prefix}y")
 
+    def _uploaded(self, x, y) -> tuple[Any, Any]:
+        """An evaluation set (checked on the host) on the model's device, uploaded once (the CPU: as it is)."""
+        backend = self.model.backend
+        return backend.asarray(x), backend.asarray(y)
+
     def _start(self, samples: int, batch_size: int, epochs: int, validation: bool) -> list[Callback]:
         callbacks = [self.history, *self.callbacks]
         for callback in callbacks:
@@ -166,39 +184,45 @@ class Trainer:
         return callbacks
 
     # ----- one epoch, one step -------------------------------------------------------
-    def _train_epoch(self, x, y, batch_size: int, callbacks: list[Callback], steps_left: float) -> dict | None:
-        """One pass over (x, y); the epoch's mean loss, accuracy, lr and seconds (None if cut short)."""
-        model, n, epoch = self.model, len(x), self.epoch
+    def _train_epoch(self, data: Resident, batch_size: int, callbacks: list[Callback],
+                     steps_left: float) -> dict | None:
+        """One pass over the training set; the epoch's mean loss, accuracy, lr and seconds (None if cut short)."""
+        model, n, epoch, on_host = self.model, len(data.host_x), self.epoch, self.model.backend.on_host
         for callback in callbacks:
             callback.on_epoch_begin(epoch)
         started = time.perf_counter()
         lr = model.optimizer.set_lr(epoch)
-        start_weights = self._epoch_start = xp.array(model.flat_params, copy=True)
+        start_weights = self._epoch_start = model.flat_params.copy()
         watchers = [c for c in callbacks if wants_steps(c)]
         needs_gradients = any(c.needs_gradients for c in watchers)
-        order = model.rng.permutation(n) if self.shuffle else None
-        total_loss, correct = 0.0, 0
+        host_order, order = data.orders(model.rng, self.shuffle)
+        totals = Totals(model.backend, mean=model.loss.reduction == "mean")
         for batch, begin in enumerate(range(0, n, batch_size)):
             if batch >= steps_left:
                 return None
-            index = order[begin:begin + batch_size] if order is not None else slice(begin, begin + batch_size)
-            x_batch, y_batch = self._batch(x, index), y[index]
+            rows = slice(begin, begin + batch_size)
+            host_index, index = (host_order[rows], order[rows]) if order is not None else (rows, rows)
+            x_batch, y_batch = self._batch(data, index, host_index), data.y[index]
             loss, outputs, gradients = self._step(x_batch, y_batch, needs_gradients)
-            if not math.isfinite(loss):
+            if on_host and not math.isfinite(loss):  # on a device: checked once, at the end of the epoch
                 self._diverged(loss, batch, start_weights)
-            total_loss += loss * len(y_batch) if model.loss.reduction == "mean" else loss
-            correct += count_correct(outputs, y_batch, model.accuracy_threshold)
+            totals.add(loss, len(y_batch), outputs, y_batch, model.accuracy_threshold)
             if watchers:
-                step = Step(model.optimizer.iterations, epoch, batch, loss, len(y_batch), x_batch, y_batch, gradients)
+                step = Step(model.optimizer.iterations, epoch, batch, float(loss), len(y_batch), x_batch, y_batch,
+                            gradients)
                 for callback in watchers:
                     callback.on_step_end(step)
+        total_loss, correct = totals.read()
+        if not math.isfinite(total_loss):
+            self._diverged(total_loss, None, start_weights)
         return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
 
-    def _batch(self, x, index):
-        """The batch's rows as the model's floats: gathered, or distorted by the augmentation."""
+    def _batch(self, data: Resident, index, host_index):
+        """The batch's rows as the model's floats: gathered on the device, or distorted by the augmentation
+        (on the host, from the host rows, then uploaded)."""
         if self.augment is None:
-            return gather(x, index, self.model.dtype)
-        return self.augment(x, index, self.model.dtype)
+            return gather(data.x, index, self.model.dtype)
+        return self.model.backend.asarray(self.augment(data.host_x, host_index, self.model.dtype))
 
     def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
         """Forward, backward, update: (loss, outputs the loss saw, gradients if a callback needs them)."""
@@ -211,10 +235,12 @@ class Trainer:
         model.apply_constraints()
         return loss, outputs, gradients
 
-    def _diverged(self, loss: float, batch: int, start_weights) -> None:
+    def _diverged(self, loss: float, batch: int | None, start_weights) -> None:
+        """Restore the epoch's starting weights and raise; `batch` is None when found at the epoch's end."""
         self.model.flat_params[...] = start_weights
+        where = "" if batch is None else f" (step {batch + 1})"
         raise TrainingDiverged(
-            f"the loss became {loss} in epoch {self.epoch + 1} (step {batch + 1}) at learning rate "
+            f"the loss became {loss} in epoch {self.epoch + 1}{where} at learning rate "
             f"{self.model.optimizer.lr:g}: lower the learning rate (weights restored to the end of "
             f"epoch {self.epoch})", self.history)
 
@@ -246,17 +272,17 @@ class Trainer:
     def evaluate(self, x, y) -> dict:
         """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
         self.model.require_compiled()
-        return self._evaluate(*self._validated(x, y))
+        return self._evaluate(*self._uploaded(*self._validated(x, y)))
 
     def _evaluate(self, x, y) -> dict:
+        """Mean loss and accuracy of (x, y) on the model's device, read once at the end."""
         model, loss_fn = self.model, self.model.loss
-        total, correct = 0.0, 0
+        totals = Totals(model.backend, mean=loss_fn.reduction == "mean")
         for begin, logits in model.logit_chunks(x):
             y_chunk = y[begin:begin + len(logits)]
             outputs = model.outputs_from_logits(logits)
-            value = loss_fn.forward(outputs, y_chunk)
-            total += value * len(y_chunk) if loss_fn.reduction == "mean" else value
-            correct += count_correct(outputs, y_chunk, model.accuracy_threshold)
+            totals.add(loss_fn.forward(outputs, y_chunk), len(y_chunk), outputs, y_chunk, model.accuracy_threshold)
+        total, correct = totals.read()
         return {"loss": total / len(x), "accuracy": correct / len(x)}
 
     # ----- state --------------------------------------------------------------------
@@ -295,11 +321,7 @@ class Trainer:
 def count_correct(outputs, targets, threshold: float = 0.5) -> int:
     """How many rows of `outputs` (N, classes) pick the right class (targets: ids (N,) or rows (N, classes)).
     A single output counts as class 1 above `threshold` (0 for logits, 0.5 for probabilities)."""
-    if outputs.shape[1] == 1:
-        return int(((outputs[:, 0] > threshold) == (targets[:, 0] > 0.5)).sum())
-    predicted = outputs.argmax(axis=1)
-    truth = targets if targets.ndim == 1 else targets.argmax(axis=1)
-    return int((predicted == truth).sum())
+    return int(correct_predictions(outputs, targets, threshold))
 
 
 def _blas_threads(step_flops: float):
