@@ -19,7 +19,7 @@ OVERRIDES = {
     "batch_size": ("train.batch_size", "batch"), "dropout": ("model.dropout", float),
     "validation": ("data.validation", "natural"), "subset": ("data.subset", "positive"),
     "seed": ("train.seed", "natural"), "augment": ("augment.transforms", "names"),
-    "test_each_epoch": ("train.test_each_epoch", "flag"),
+    "test_each_epoch": ("train.test_each_epoch", "flag"), "device": ("train.device", str),
 }
 EXPECTED = {"layers": "comma-separated integers like 784,128,10", "batch": "an integer or 'full'",
             "positive": "a positive integer", "natural": "a non-negative integer", float: "a number",
@@ -63,6 +63,8 @@ def register(sub) -> None:
                         "(e.g. affine,elastic); their settings with --set augment.rotation=15, augment.alpha=34, ...")
     p.add_argument("--test-each-epoch", action="store_const", const="yes",
                    help="also show test metrics every epoch (only to look at: nothing is chosen on them)")
+    p.add_argument("--device", help="cpu (default), cuda or cuda:N: train on a GPU through CuPy "
+                                    '(pip install "barenet[gpu]")')
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set optimizer.nesterov=true (repeatable)")
     p.add_argument("--out", help="run folder (default runs/<time>-<name>)")

@@ -271,13 +271,11 @@ class Sequential:
             if self.history is not None:
                 trainer.history = self.history
         self.history = trainer.history
-        with self.backend.activated():
-            return trainer.fit(x, y, epochs, validation_data=validation_data, validation_split=validation_split)
+        return trainer.fit(x, y, epochs, validation_data=validation_data, validation_split=validation_split)
 
     def evaluate(self, x, y) -> dict:
         """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
-        with self.backend.activated():
-            return Trainer(self).evaluate(x, y)
+        return Trainer(self).evaluate(x, y)
 
     # ----- prediction ----------------------------------------------------------------
     def logit_chunks(self, x) -> Iterator[tuple[int, object]]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..data.transforms import to_floats
 from ..errors import BarenetError, ConfigError
 from ..models.sequential import EVAL_BATCH, Sequential
@@ -81,9 +82,9 @@ def torch_module(layer: L.Layer, masked_dropout: bool = False):
         return getattr(torch.nn, twin.module)(*args, **kwargs)
     module = getattr(torch.nn, twin.module)(*args, **kwargs, dtype=_torch_dtype(layer.params["W"].dtype))
     with torch.no_grad():
-        module.weight.copy_(torch.from_numpy(to_torch_weight(layer.params["W"])))
+        module.weight.copy_(torch.from_numpy(to_torch_weight(to_numpy(layer.params["W"]))))
         if "b" in layer.params:
-            module.bias.copy_(torch.from_numpy(np.asarray(layer.params["b"])))
+            module.bias.copy_(torch.from_numpy(to_numpy(layer.params["b"])))
     return module
 
 
@@ -254,9 +255,10 @@ class _TorchTwin:
     def train_step(self, xb, yb) -> float:
         torch = self.torch
         for module, layer in self.dropouts:  # barenet's masks of this step
-            module.mask = None if layer.last_mask is None else torch.from_numpy(np.asarray(layer.last_mask))
+            module.mask = None if layer.last_mask is None else torch.from_numpy(to_numpy(layer.last_mask))
         self.net.train()
         self.optimizer.zero_grad()
+        xb, yb = to_numpy(xb), to_numpy(yb)  # a model on a GPU hands over device arrays
         loss = self.loss_fn(self.net(torch.from_numpy(xb)), torch.from_numpy(np.ascontiguousarray(yb)))
         loss.backward()
         if self.clipnorm is not None:

@@ -16,7 +16,8 @@ default, so a recipe or config file names only what it changes):
     [optimizer] name, lr, and that optimizer's options (momentum, nesterov, weight_decay, ...)
     [schedule]  name ("constant", "step", "exponential", "cosine", "plateau") and its options
     [train]     epochs, batch_size (an integer or "full"), seed, shuffle, target_loss (0 = off),
-                early_stopping (patience in epochs, 0 = off), test_each_epoch (false: test once at the end)
+                early_stopping (patience in epochs, 0 = off), test_each_epoch (false: test once at the end),
+                device ("cpu", "cuda" or "cuda:N": where the model trains)
     [augment]   transforms (any of "affine", "elastic", "flip"; [] = none), rotation (degrees),
                 scale [low, high], shear, shift (pixels), alpha and sigma (elastic, pixels)
 
@@ -55,7 +56,7 @@ DEFAULTS: dict = {
     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
     "schedule": {"name": "constant"},
     "train": {"epochs": 10, "batch_size": 128, "seed": 0, "shuffle": True, "target_loss": 0.0,
-              "early_stopping": 0, "test_each_epoch": False},
+              "early_stopping": 0, "test_each_epoch": False, "device": "cpu"},
     "augment": {"transforms": [], **augment.DEFAULTS},
 }
 # Sections whose keys depend on a chosen name (checked when the object is built).
@@ -191,7 +192,7 @@ def build_model(config: dict) -> MLP:
     model = MLP(m["layers"], activation=m["activation"], output=m["output"], init=m["init"],
                 bias_init=m["bias_init"], dropout=m["dropout"], input_dropout=m["input_dropout"],
                 use_bias=m["use_bias"], max_norm=m["max_norm"] or None, seed=config["train"]["seed"],
-                dtype=m["dtype"])
+                dtype=m["dtype"], device=config["train"]["device"])
     return model.compile(loss=build_loss(config), optimizer=build_optimizer(config))
 
 

@@ -81,13 +81,14 @@ def fingerprint(config: dict) -> str:
     """SHA-256 of the resolved configuration (canonical JSON): what a checkpoint was trained with.
 
     Keys added after a checkpoint format was in use are left out while they hold their neutral
-    value (no augmentation, test once at the end), so older run folders still resume.
+    value (no augmentation, test once at the end, the CPU), so older run folders still resume.
     """
     hashed = dict(config)
     if not hashed.get("augment", {}).get("transforms"):
         hashed.pop("augment", None)
-    if "train" in hashed and not hashed["train"].get("test_each_epoch", False):
-        hashed["train"] = {k: v for k, v in hashed["train"].items() if k != "test_each_epoch"}
+    neutral = {"test_each_epoch": False, "device": "cpu"}
+    if "train" in hashed:
+        hashed["train"] = {k: v for k, v in hashed["train"].items() if k not in neutral or v != neutral[k]}
     return hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -384,7 +384,7 @@ def _checkpoint(run_dir: Path, config: dict) -> tuple[Sequential | None, dict | 
     if not (path.exists() or path.is_symlink()):
         return None, None
     check_regular(path, "checkpoint", ConfigError)
-    model = loading.load(path)
+    model = loading.load(path, device=config["train"]["device"])
     progress = checkpoint_progress(model.extra)
     check_progress(progress, path)
     saved = progress.pop("config_sha256", None)

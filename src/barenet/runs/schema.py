@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+from ..backend import check_device
 from ..data import augment
 from ..errors import ConfigError
 from ..io.schema import BOOL, INT, LIST, NUMBER, STR, TABLE, Field, check_table, check_value, field, unknown_key
@@ -39,7 +40,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
              "label_smoothing": RATE},
     "train": {"epochs": field(INT, low=1, high=MAX_EPOCHS), "batch_size": field(INT, STR, low=1, high=MAX_ROWS),
               "seed": field(INT, low=0, high=2**63 - 1), "shuffle": field(BOOL), "target_loss": field(NUMBER, low=0),
-              "early_stopping": field(INT, low=0, high=MAX_EPOCHS), "test_each_epoch": field(BOOL)},
+              "early_stopping": field(INT, low=0, high=MAX_EPOCHS), "test_each_epoch": field(BOOL),
+              "device": field(STR, max_length=20)},
     "augment": {"transforms": field(LIST, items=field(STR, choices=augment.KINDS), max_items=3),
                 "rotation": field(NUMBER, low=0, high=180), "shear": field(NUMBER, low=0, high=1),
                 "scale": field(LIST, items=field(NUMBER, low=0.05, high=20), max_items=2),
@@ -61,7 +63,8 @@ def check_config(config: dict) -> None:
 
 
 def _check_rules(config: dict) -> None:
-    """What a per-key Field cannot say: 'full' batches, at least two layers, a parameter budget."""
+    """What a per-key Field cannot say: 'full' batches, at least two layers, a parameter budget, a known device."""
+    check_device(config["train"]["device"])  # the name only: CuPy and a GPU are needed when the model is built
     batch = config["train"]["batch_size"]
     if isinstance(batch, str) and batch != "full":
         raise ConfigError(f"config key 'train.batch_size' must be a positive integer or 'full', got {batch!r}")

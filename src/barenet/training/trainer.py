@@ -122,6 +122,11 @@ class Trainer:
         (the schedule and early stopping watch loss or val_loss); e.g. {"test": ...} when asked for explicitly.
         Raises TrainingDiverged (weights restored to the epoch's start) if the loss turns NaN/inf.
         """
+        with self.model.backend.activated():  # "cuda:N": allocate on that GPU
+            return self._fit(x, y, epochs, validation_data, validation_split, max_steps, monitor)
+
+    def _fit(self, x, y, epochs: int, validation_data, validation_split: float, max_steps: int | None,
+             monitor: dict | None) -> History:
         self.model.require_compiled()
         inputs.check_parameters({"epochs": epochs, "validation_split": validation_split, "max_steps": max_steps},
                                 inputs.FIT_PARAMETERS)
@@ -272,7 +277,8 @@ class Trainer:
     def evaluate(self, x, y) -> dict:
         """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
         self.model.require_compiled()
-        return self._evaluate(*self._uploaded(*self._validated(x, y)))
+        with self.model.backend.activated():
+            return self._evaluate(*self._uploaded(*self._validated(x, y)))
 
     def _evaluate(self, x, y) -> dict:
         """Mean loss and accuracy of (x, y) on the model's device, read once at the end."""
