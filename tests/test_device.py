@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
-import fakedevice
+import fakedevice  # noqa: F401 (registers the "fake" device)
 from barenet import backend, kernels
 from barenet.errors import ConfigError
 from barenet.models import loading

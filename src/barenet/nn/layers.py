@@ -51,9 +51,10 @@ class Layer:
         self.propagate_grad = True  # False for a first layer: its input gradient is never used
         self._buffers: dict = {}
 
-    def build(self, rng: np.random.Generator, dtype=np.float32, backend: Backend = CPU) -> None:
-        """Create parameters on `backend`'s device (layers without any only remember the backend)."""
-        self.backend = backend
+    def build(self, rng: np.random.Generator, dtype=np.float32, backend: Backend | None = None) -> None:
+        """Create parameters on `backend`'s device (None: the layer's own, the CPU unless built before);
+        layers without parameters only remember the backend."""
+        self.backend = backend or self.backend
 
     def output_features(self, in_features: int) -> int:
         """Features per sample leaving this layer, given those entering it."""
@@ -115,11 +116,11 @@ class Dense(Layer):
         self._x: Any = None  # the input and output of the last training forward, for backward
         self._y: Any = None
 
-    def build(self, rng, dtype=np.float32, backend: Backend = CPU):
+    def build(self, rng, dtype=np.float32, backend: Backend | None = None):
         """W (in, out) and b (out,) drawn on the host from `rng`, then placed on `backend`'s device."""
         if self.params:
             return
-        self.backend = backend
+        self.backend = backend = backend or self.backend
         shape = (self.in_features, self.out_features)
         self.params["W"] = backend.asarray(np.ascontiguousarray(self._weight_init(shape, rng, dtype)))
         self.grads["W"] = backend.xp.zeros_like(self.params["W"])
@@ -331,9 +332,9 @@ class Dropout(Layer):
             return None
         return self._keep * self._buffers["out"].dtype.type(1.0 / (1.0 - self.rate))
 
-    def build(self, rng, dtype=np.float32, backend: Backend = CPU):
+    def build(self, rng, dtype=np.float32, backend: Backend | None = None):
         """Keep the model's generator: the masks' uniform numbers are drawn from it on the host."""
-        self.backend, self._rng = backend, rng
+        self.backend, self._rng = backend or self.backend, rng
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
