@@ -1,27 +1,34 @@
-"""GPU training speed: barenet's CUDA kernels in a device-resident loop against PyTorch eager.
+"""GPU training speed: barenet on CuPy (`MLP(device="cuda")` and a prototype loop) against PyTorch.
 
-    python benchmarks/gpu.py                 # needs CuPy, PyTorch with CUDA, an NVIDIA GPU
-    python benchmarks/gpu.py --quick
+    python benchmarks/gpu.py                       # needs CuPy and an NVIDIA GPU; PyTorch with CUDA to compare
+    python benchmarks/gpu.py --networks small --batches 128 --repeats 3 --torch-compile --json out.json
 
-A first step of issue #18, before `MLP(device="cuda")` exists: the barenet side is
-a prototype loop here, built from `barenet.kernels.gpu` (the same element-wise maths
-as the CPU kernels) and cuBLAS GEMMs through CuPy, with the whole data set on the
-device, shuffling and gathering there, metrics kept there until the epoch ends.
-It runs two ways: eager (one launch per kernel) and replayed as a CUDA graph captured
-once (a device-side step counter picks each step's rows). On CuPy 14.2 the capture
-fails ("calling cuBLAS API during stream capture is currently unsupported"): CuPy
-refuses cuBLAS inside a capture, so graphs need GEMMs from elsewhere (cuBLASLt, a
-RawKernel GEMM); the script then reports the eager loop alone. Both sides: float32,
-ReLU MLP, softmax cross-entropy, SGD with momentum 0.9, lr 0.01, full batches only
-(60,000 // batch steps), on synthetic uint8 images (speed does not depend on the
-pixels; correctness is tests/test_kernels_cuda.py's job). Median of 3 epochs after a
-warm-up epoch, alternating sides.
+Four ways to train the same network for an epoch, per network and batch size:
+  - `barenet`: the real thing, `MLP(..., device="cuda").fit` (through a Trainer): data set
+    uploaded once, batches gathered on the device, metrics read once per epoch; the epoch's
+    time is the Trainer's own ("seconds" in the history: the loop, ended by reading the metrics);
+  - `prototype`: a hand-written device-resident loop from the same CUDA kernels
+    (`barenet.kernels.gpu`) and cuBLAS through CuPy, every buffer allocated up front: what
+    the real model could reach without its Python layers. It also tries to replay its step
+    as a CUDA graph; on CuPy 14 the capture fails ("calling cuBLAS API during stream capture
+    is currently unsupported"), which is reported and the graph column left empty;
+  - PyTorch eager, and `torch.compile` (`--torch-compile`, when it works there).
+All: float32, ReLU MLP, softmax cross-entropy, SGD with momentum 0.9, lr 0.01, full batches
+only (the rows are cut to a multiple of the batch), synthetic uint8 images (speed does not
+depend on the pixels; correctness is tests/test_device_cuda.py's job). Median of `--repeats`
+epochs after a warm-up epoch, alternating sides.
+
+Then the GEMM check for [784,1024,1024,10] at batch 1024: the training step's eight matrix
+products alone through cuBLAS (the same shapes and transposes, back to back), against the
+whole step of `barenet` above: the fraction of cuBLAS's throughput a whole step keeps.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import time
 from functools import partial
 
@@ -30,6 +37,7 @@ import numpy as np
 NETWORKS = {"small": [784, 128, 64, 10], "wide": [784, 800, 10], "big": [784, 1024, 1024, 10]}
 BATCHES = [128, 1024]
 SAMPLES = 60000
+GEMM_NETWORK, GEMM_BATCH = [784, 1024, 1024, 10], 1024
 
 
 class CupyMLP:
@@ -128,7 +136,8 @@ class CupyMLP:
             self.graph = graph
 
 
-def torch_epoch(torch, sizes, batch, x, y):
+def torch_epoch(torch, sizes, batch, x, y, compiled=False):
+    """One epoch of the same network in PyTorch (eager, or through torch.compile), as a function."""
     torch.manual_seed(0)
     layers = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
@@ -136,13 +145,14 @@ def torch_epoch(torch, sizes, batch, x, y):
     net = torch.nn.Sequential(*layers).cuda()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
+    forward = torch.compile(net) if compiled else net
 
     def epoch() -> float:
         order = torch.randperm(len(x), device="cuda")
         total = torch.zeros((), device="cuda")
         for begin in range(0, len(x) - batch + 1, batch):
             index = order[begin:begin + batch]
-            loss = loss_fn(net(x[index].float().mul_(1 / 255)), y[index])
+            loss = loss_fn(forward(x[index].float().mul_(1 / 255)), y[index])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -151,6 +161,23 @@ def torch_epoch(torch, sizes, batch, x, y):
         return float(total) / (len(x) // batch)
 
     return epoch
+
+
+class BarenetEpochs:
+    """`MLP(sizes, device="cuda")` trained one epoch per call; the time is the Trainer's own epoch time."""
+
+    def __init__(self, sizes, batch, x, y):
+        import barenet as bn
+
+        self.model = bn.MLP(sizes, seed=0, device="cuda")
+        self.model.compile(optimizer=bn.optimizers.SGD(lr=0.01, momentum=0.9))
+        self.trainer = bn.Trainer(self.model, batch_size=batch)
+        self.x, self.y = x, y
+
+    def __call__(self) -> tuple[float, float]:
+        """(seconds, mean loss) of one more epoch."""
+        history = self.trainer.fit(self.x, self.y, epochs=self.trainer.epoch + 1)
+        return history.history["seconds"][-1], history.history["loss"][-1]
 
 
 def graph_works(model) -> bool:
@@ -169,40 +196,145 @@ def timed(run) -> tuple[float, float]:
     return time.perf_counter() - start, loss
 
 
-def main() -> None:
-    import cupy as cp
-    import torch
+def torch_sides(torch, sizes, batch, x_t, y_t, compile_too: bool) -> dict:
+    """name -> epoch function for PyTorch eager (and torch.compile when asked and it works)."""
+    if torch is None:
+        return {}
+    sides = {"torch": torch_epoch(torch, sizes, batch, x_t, y_t)}
+    if compile_too:
+        compiled = torch_epoch(torch, sizes, batch, x_t, y_t, compiled=True)
+        try:
+            compiled()  # the compile happens here, in the warm-up
+            sides["compiled"] = compiled
+        except Exception as exc:  # noqa: BLE001
+            print(f"  torch.compile failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}", flush=True)
+    return sides
 
+
+def measure(cp, torch, sizes, batch, data, args) -> dict:
+    """Median seconds per epoch (and last mean loss) of every side, for one network and batch."""
+    (x_host, y_host), (x_cp, y_cp), (x_t, y_t) = data
+    rows = (len(x_host) // batch) * batch
+    ours = BarenetEpochs(sizes, batch, x_host[:rows], y_host[:rows])
+    proto = CupyMLP(cp, sizes, batch, x_cp, y_cp)
+    sides = {"barenet": ours, "prototype": partial(timed, partial(proto.epoch, False))}
+    ours(), proto.epoch(False)  # warm-up: kernel compiles, cuBLAS setup, the upload
+    others = torch_sides(torch, sizes, batch, x_t, y_t, args.torch_compile)
+    for run in others.values():
+        run()
+    sides.update({name: partial(timed, run) for name, run in others.items()})
+    if graph_works(proto):
+        sides["graph"] = partial(timed, partial(proto.epoch, True))
+    runs: dict[str, list] = {name: [] for name in sides}
+    for _ in range(args.repeats):
+        for name, side in sides.items():
+            runs[name].append(side())
+    return {name: {"seconds": statistics.median(t for t, _ in values), "loss": values[-1][1]}
+            for name, values in runs.items()}
+
+
+def report(sizes, batch, result: dict) -> str:
+    """One line: every side's s/epoch, and its speed relative to PyTorch eager."""
+    base = result.get("torch", {}).get("seconds")
+    parts = []
+    for name in ("barenet", "prototype", "graph", "torch", "compiled"):
+        if name in result:
+            seconds = result[name]["seconds"]
+            ratio = f" ({base / seconds:.2f}x torch)" if base and name != "torch" else ""
+            parts.append(f"{name} {seconds:.4f}{ratio}")
+    losses = ", ".join(f"{name} {value['loss']:.3f}" for name, value in result.items())
+    return f"{str(sizes):<22} batch {batch:>5}: " + "; ".join(parts) + f" s/epoch | last mean loss: {losses}"
+
+
+def step_gemms(cp, sizes, batch):
+    """The matrix products of one training step, as closures over preallocated arrays (cuBLAS via CuPy)."""
+    f32 = cp.float32
+    acts = [cp.random.random((batch, n), dtype=f32) for n in sizes]
+    weights = [cp.random.random((a, b), dtype=f32) for a, b in zip(sizes, sizes[1:])]
+    grads = [cp.empty_like(w) for w in weights]
+    deltas = [cp.random.random((batch, n), dtype=f32) for n in sizes[1:]]
+    ins = [cp.empty((batch, n), dtype=f32) for n in sizes[:-1]]
+    calls = [partial(cp.matmul, acts[i], w, out=acts[i + 1]) for i, w in enumerate(weights)]
+    calls += [partial(cp.matmul, acts[i].T, deltas[i], out=grads[i]) for i in range(len(weights))]
+    calls += [partial(cp.matmul, deltas[i], weights[i].T, out=ins[i]) for i in range(1, len(weights))]
+    flops = sum(2 * batch * a * b for a, b in zip(sizes, sizes[1:])) * 2
+    flops += sum(2 * batch * a * b for a, b in list(zip(sizes, sizes[1:]))[1:])
+    return calls, flops
+
+
+def gemm_check(cp, step_seconds: float, repeats: int = 200) -> dict:
+    """cuBLAS alone on one step's GEMMs for GEMM_NETWORK at GEMM_BATCH, against a whole barenet step."""
+    calls, flops = step_gemms(cp, GEMM_NETWORK, GEMM_BATCH)
+    for call in calls:
+        call()
+    cp.cuda.Device().synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for call in calls:
+            call()
+    cp.cuda.Device().synchronize()
+    gemm_seconds = (time.perf_counter() - start) / repeats
+    return {"gemm_seconds_per_step": gemm_seconds, "step_seconds": step_seconds, "flops_per_step": flops,
+            "gemm_tflops": flops / gemm_seconds / 1e12, "step_tflops": flops / step_seconds / 1e12,
+            "fraction_of_cublas": gemm_seconds / step_seconds}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--networks", default=",".join(NETWORKS), help=f"comma-separated: {', '.join(NETWORKS)}")
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per side (median)")
+    parser.add_argument("--torch-compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    return parser.parse_args(argv)
+
+
+def require_gpu():
+    """(cupy, torch or None), or exit 2 with one line when CuPy or a GPU is missing."""
+    try:
+        import cupy as cp
+
+        if cp.cuda.runtime.getDeviceCount() == 0:
+            raise RuntimeError("no CUDA device")
+    except Exception as exc:  # noqa: BLE001 (ImportError, or CuPy's runtime error without a driver)
+        print(f"benchmarks/gpu.py needs CuPy and an NVIDIA GPU ({type(exc).__name__}: {exc}): "
+              f'pip install "barenet[gpu]" on a machine with one', file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        import torch
+
+        torch = torch if torch.cuda.is_available() else None
+    except ImportError:
+        torch = None
+    return cp, torch
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cp, torch = require_gpu()
     name = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    print(f"GPU {name}; CuPy {cp.__version__}; torch {torch.__version__}; float32; {SAMPLES} synthetic images")
+    print(f"GPU {name}; CuPy {cp.__version__}; torch {torch.__version__ if torch else 'absent (no comparison)'}; "
+          f"float32; {SAMPLES} synthetic images", flush=True)
     rng = np.random.default_rng(0)
     x_host, y_host = rng.integers(0, 256, (SAMPLES, 784), dtype=np.uint8), rng.integers(0, 10, SAMPLES)
-    x_cp, y_cp = cp.asarray(x_host), cp.asarray(y_host)
-    x_t, y_t = torch.from_numpy(x_host).cuda(), torch.from_numpy(y_host).cuda()
+    device = (cp.asarray(x_host), cp.asarray(y_host))
+    on_torch = (torch.from_numpy(x_host).cuda(), torch.from_numpy(y_host).cuda()) if torch else (None, None)
+    results: dict = {"gpu": name, "cupy": cp.__version__, "torch": torch.__version__ if torch else None, "cells": []}
     for network in args.networks.split(","):
-        sizes = NETWORKS[network]
         for batch in map(int, args.batches.split(",")):
-            ours = CupyMLP(cp, sizes, batch, x_cp, y_cp)
-            theirs = torch_epoch(torch, sizes, batch, x_t, y_t)
-            runs: dict[str, list] = {"eager": [], "graph": [], "torch": []}
-            ours.epoch(False), theirs()  # warm-up: kernel compiles, cuBLAS setup
-            graph = graph_works(ours)
-            for _ in range(args.repeats):
-                runs["eager"].append(timed(partial(ours.epoch, False)))
-                runs["graph"].append(timed(partial(ours.epoch, True)) if graph else (float("nan"), float("nan")))
-                runs["torch"].append(timed(theirs))
-            median = {key: statistics.median(t for t, _ in value) for key, value in runs.items()}
-            losses = {key: value[-1][1] for key, value in runs.items()}
-            print(f"{str(sizes):<22} batch {batch:>5}: torch eager {median['torch']:.4f} s/epoch; barenet-cuda "
-                  f"eager {median['eager']:.4f} s ({median['torch'] / median['eager']:.2f}x), graph "
-                  f"{median['graph']:.4f} s ({median['torch'] / median['graph']:.2f}x); last epoch's mean loss "
-                  f"torch {losses['torch']:.3f}, eager {losses['eager']:.3f}, graph {losses['graph']:.3f}",
-                  flush=True)
+            result = measure(cp, torch, NETWORKS[network], batch, ((x_host, y_host), device, on_torch), args)
+            results["cells"].append({"network": NETWORKS[network], "batch": batch, **result})
+            print(report(NETWORKS[network], batch, result), flush=True)
+            if NETWORKS[network] == GEMM_NETWORK and batch == GEMM_BATCH:
+                steps = SAMPLES // GEMM_BATCH
+                results["gemm"] = gemm = gemm_check(cp, result["barenet"]["seconds"] / steps)
+                print(f"GEMM check {GEMM_NETWORK} batch {GEMM_BATCH}: cuBLAS alone {gemm['gemm_tflops']:.1f} "
+                      f"TFLOP/s ({gemm['gemm_seconds_per_step'] * 1e3:.3f} ms/step), whole barenet step "
+                      f"{gemm['step_tflops']:.1f} TFLOP/s ({gemm['step_seconds'] * 1e3:.3f} ms): "
+                      f"{gemm['fraction_of_cublas']:.0%} of cuBLAS's throughput", flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(results, file, indent=2)
 
 
 if __name__ == "__main__":

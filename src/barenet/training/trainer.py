@@ -141,7 +141,8 @@ class Trainer:
         if self.initial_loss is None and self.epoch < epochs:
             start_loss = self._evaluate(data.x[:256], data.y[:256])["loss"]
             self.initial_loss = start_loss if math.isfinite(start_loss) else None
-        with _blas_threads(6 * batch_size * self.model.count_params()):
+        step_flops = 6 * batch_size * self.model.count_params() if self.model.backend.xp is np else math.inf
+        with _blas_threads(step_flops):  # host BLAS only: a GPU's GEMMs are cuBLAS's
             while self.epoch < epochs and not self.model.stop_training and steps_left > 0:
                 logs = self._train_epoch(data, batch_size, callbacks, steps_left)
                 steps_left -= math.ceil(len(x) / batch_size)
