@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--old", required=True, type=Path, help="the src/ folder of the old barenet")
     parser.add_argument("--cells", help="e.g. small:128,big:32,wide:predict (default: every cell)")
     parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2, help="BLAS threads (1 on a shared machine)")
     args = parser.parse_args()
 
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -102,7 +103,7 @@ def main() -> None:
     import barenet as new
 
     old = import_old(args.old)
-    threadpool_limits(2)
+    threadpool_limits(args.threads)
     keys = ("internal_api", "version", "architecture", "num_threads")
     pools = [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
     print(f"old {old.__file__}\nnew {new.__file__}\nBLAS {pools}")
