@@ -240,3 +240,31 @@ def test_cli_train_on_cuda_without_cupy_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "run").exists()  # refused before any folder or data
     result = barenet("train", "--device", "tpu", "--out", tmp_path / "run", env=env)
     assert_user_error(result, "unknown device 'tpu'")
+
+
+def synthetic_dataset(config):
+    """A stand-in for MNIST: 28x28 uint8 images of the kind `synthetic` makes, split as a run splits."""
+    from barenet.data.loader import Dataset, Split
+
+    x, y = synthetic(700, seed=4)
+    images = x.reshape(-1, 28, 28)
+    return Dataset("synthetic", [str(i) for i in range(10)], Split(images[:400], y[:400]),
+                   Split(images[400:500], y[400:500]), Split(images[500:], y[500:]))
+
+
+def test_a_run_folder_trained_and_resumed_on_the_device_equals_the_cpu(tmp_path, monkeypatch):
+    from barenet.runs import run
+
+    monkeypatch.setattr(run, "load_data", synthetic_dataset)
+    summaries, weights = {}, {}
+    for device in ("cpu", "fake"):
+        config = cfg.resolve(overrides={"train.device": device, "train.epochs": 2, "model.layers": [784, 16, 10],
+                                        "model.dropout": 0.2, "train.batch_size": 50})
+        summaries[device] = run.run(config, out=tmp_path / device, quiet=True)
+        resumed = run.resume(tmp_path / device, quiet=True)  # finished: reloads the checkpoint on the device
+        assert resumed["test_accuracy"] == summaries[device]["test_accuracy"]
+        weights[device] = bn.load(tmp_path / device / "model.safetensors").get_weights()
+    assert summaries["cpu"]["test_accuracy"] == summaries["fake"]["test_accuracy"]
+    assert summaries["cpu"]["final_epoch"]["loss"] == summaries["fake"]["final_epoch"]["loss"]
+    for a, b in zip(weights["cpu"], weights["fake"]):
+        np.testing.assert_array_equal(a, b)

@@ -352,7 +352,7 @@ def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Pa
     reports.plot_misclassified(ds.test.x, ds.test.y, proba, ds.classes, run_dir / written[2])
     first = next((layer for layer in model.layers if "W" in layer.params), None)
     if first is not None:
-        reports.plot_first_layer(np.asarray(first.params["W"]), run_dir / "first_layer_weights.png")
+        reports.plot_first_layer(model.backend.to_numpy(first.params["W"]), run_dir / "first_layer_weights.png")
         written.append("first_layer_weights.png")
     return written
 
