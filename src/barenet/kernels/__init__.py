@@ -81,14 +81,12 @@ def cuda() -> Any:
 def on(array) -> Any:
     """The kernel set for arrays like `array`: the active CPU set (`ops`) for NumPy arrays, `cuda()` for CuPy ones."""
     if isinstance(array, numpy.ndarray):
-        return _active()
+        try:  # called several times a step: the bound set, without a second function call
+            return ops
+        except NameError:  # not bound yet (bound on first use, so importing barenet never imports numba)
+            use(requested())
+            return ops
     return cuda()
-
-
-def _active() -> SimpleNamespace:
-    if "ops" not in globals():
-        use(requested())
-    return ops
 
 
 def numba_available() -> bool:
