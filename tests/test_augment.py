@@ -85,6 +85,36 @@ def test_flip_mirrors_exactly_or_not_at_all():
     assert 10 <= sum(mirrored) <= 30  # about half
 
 
+def test_erase_zeroes_one_rectangle_and_leaves_the_rest_and_the_warp_alone():
+    x = digits(200)
+    warped = Augment(["affine"], seed=5)(x, np.arange(200))
+    erasing = Augment(["affine", "erase"], seed=5, erase_probability=0.5, erase_area=(0.05, 0.2))
+    erased = erasing(x, np.arange(200))
+    changed = (erased != warped).reshape(-1, SIDE, SIDE)
+    np.testing.assert_array_equal(erased[~changed.reshape(200, -1)], warped[~changed.reshape(200, -1)])
+    assert (erased[changed.reshape(200, -1)] == 0).all()
+    masks = Augment(["erase"], seed=6, erase_probability=1.0, erase_area=(0.05, 0.2)).erased(500, SIDE, SIDE)
+    for mask in masks:  # one solid rectangle each, of the asked-for area (to rounding of its sides)
+        rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert mask.sum() == len(rows) * len(columns) == mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1].sum()
+        assert 0.02 * SIDE * SIDE <= mask.sum() <= 0.3 * SIDE * SIDE
+    hit = Augment(["erase"], seed=7, erase_probability=0.5).erased(1000, SIDE, SIDE).any(axis=(1, 2))
+    assert 430 <= hit.sum() <= 570
+    assert not Augment(["erase"], seed=7, erase_probability=0.0).erased(100, SIDE, SIDE).any()
+
+
+def test_erasing_settings_leave_older_fingerprints_alone():
+    from barenet.runs import config as cfg
+    from barenet.runs.folder import fingerprint
+
+    elastic = cfg.resolve(recipe="mnist-elastic")
+    older = {**elastic, "augment": {k: v for k, v in elastic["augment"].items() if not k.startswith("erase")}}
+    assert fingerprint(elastic) == fingerprint(older)  # run folders from before `erase` still resume
+    erasing = cfg.resolve(recipe="mnist-elastic", overrides={"augment.transforms": ["affine", "erase"]})
+    assert fingerprint(erasing) != fingerprint(cfg.resolve(recipe="mnist-elastic", overrides={
+        "augment.transforms": ["affine", "erase"], "augment.erase_area": [0.1, 0.2]}))
+
+
 def test_rotation_keeps_the_ink_and_turns_it():
     x = digits(10)
     out = Augment(["affine"], seed=2, **{**STILL, "rotation": 30.0})(x, np.arange(10))
@@ -259,6 +289,7 @@ def test_recipes_build_their_augmentation():
     (["--augment", "blur"], ["augment.transforms", "blur"]),
     (["--augment", "affine", "--set", "data.scale=standardize"], ["data.scale = 'unit'"]),
     (["--augment", "elastic", "--set", "augment.sigma=0"], ["augment.sigma"]),
+    (["--augment", "erase", "--set", "augment.erase_area=[0.5,0.1]"], ["erase_area"]),
 ])
 def test_bad_augmentation_on_the_command_line(args, fragments):
     from clihelpers import assert_user_error, barenet

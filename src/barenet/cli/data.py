@@ -29,7 +29,7 @@ def register(sub) -> None:
             p.add_argument("--seed", type=int, default=0, help="which images are picked (default: 0)")
             p.add_argument("--augment", metavar="TRANSFORMS",
                            help="show what training sees: each row an image, then 9 random distortions of it "
-                                "(affine, elastic, flip, comma-separated)")
+                                "(affine, elastic, flip, erase, comma-separated)")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                            help="an augmentation setting, e.g. --set augment.alpha=38 (repeatable)")
     parser.set_defaults(func=run, action=None)

@@ -9,6 +9,8 @@ elastic and affine ones. An `Augment` turns the uint8 rows of a batch into float
     elastic   Simard's displacement field: uniform noise in [-1, 1] per pixel and axis, smoothed by
               a Gaussian of `sigma` pixels, scaled by `alpha`
     flip      a horizontal mirror with probability 1/2 (for clothing; never for digits)
+    erase     random erasing (Zhong et al. 2017): with probability `erase_probability`, a rectangle
+              covering a uniform `erase_area` fraction of the image, of aspect ratio 0.3-3.3, set to 0
 
     augment = Augment(["affine", "elastic"], seed=0)
     x_batch = augment(x, index, np.float32)      # x (N, 784) uint8, index (B,) -> (B, 784) in [0, 1]
@@ -16,6 +18,8 @@ elastic and affine ones. An `Augment` turns the uint8 rows of a batch into float
 All transforms of an image are composed into one inverse map, output pixel -> source
 point, and the batch is resampled in one pass (the `warp_bilinear` kernel). The
 generator's state is part of `state_dict()`, so a resumed run draws the same batches.
+Erasing comes last, on the resampled floats, and draws its numbers after the warp's: adding
+it leaves every other transform's draws as they were.
 
 Elastic fields at the cost of a few numbers. Smoothing is linear: with the smoothing
 matrix G = U S V^T (H x H, the Gaussian filter with zero padding, as scipy's
@@ -38,8 +42,11 @@ from .. import kernels
 from ..errors import ConfigError
 from .transforms import PIXEL_SCALE
 
-KINDS = ("affine", "elastic", "flip")
-DEFAULTS: dict = {"rotation": 12.0, "scale": [0.9, 1.1], "shear": 0.1, "shift": 1.5, "alpha": 34.0, "sigma": 4.0}
+KINDS = ("affine", "elastic", "flip", "erase")
+DEFAULTS: dict = {"rotation": 12.0, "scale": [0.9, 1.1], "shear": 0.1, "shift": 1.5, "alpha": 34.0, "sigma": 4.0,
+                  "erase_probability": 0.5, "erase_area": [0.02, 0.4]}
+ERASE_KEYS = ("erase_probability", "erase_area")
+ERASE_ASPECT = (0.3, 1 / 0.3)  # Zhong et al.'s range of height / width
 SINGULAR_CUTOFF = 1e-3
 _NO_FIELDS = np.zeros((0, 2, 1, 1), np.float32)
 
@@ -47,21 +54,24 @@ _NO_FIELDS = np.zeros((0, 2, 1, 1), np.float32)
 class Augment:
     """Random distortions for a training set of H x W images (uint8 rows, or floats).
 
-    transforms  any of "affine", "elastic", "flip"
+    transforms  any of "affine", "elastic", "flip", "erase"
     rotation  degrees: uniform in [-rotation, rotation]
     scale     (low, high): uniform zoom factor (1 = none)
     shear     uniform in [-shear, shear]: x moves by shear * (y - centre)
     shift     pixels: uniform in [-shift, shift] on each axis
     alpha, sigma   elastic strength (pixels) and smoothness (pixels)
+    erase_probability, erase_area   how often a rectangle is erased, and its area as (low, high) fractions
     shape     (H, W); None: square images, H = W = sqrt(features)
     """
 
     def __init__(self, transforms: Sequence[str] = ("affine",), seed: int | Sequence[int] | None = None,
                  rotation: float = 12.0, scale: Sequence[float] = (0.9, 1.1), shear: float = 0.1, shift: float = 1.5,
-                 alpha: float = 34.0, sigma: float = 4.0, shape: Sequence[int] | None = None):
+                 alpha: float = 34.0, sigma: float = 4.0, erase_probability: float = 0.5,
+                 erase_area: Sequence[float] = (0.02, 0.4), shape: Sequence[int] | None = None):
         self.transforms = tuple(check_transforms(transforms))
         self.rotation, self.scale, self.shear, self.shift = float(rotation), tuple(map(float, scale)), shear, shift
         self.alpha, self.sigma = float(alpha), float(sigma)
+        self.erase_probability, self.erase_area = float(erase_probability), tuple(map(float, erase_area))
         check_ranges(self)
         self.shape = tuple(shape) if shape is not None else None
         self.rng = np.random.default_rng(seed)
@@ -73,7 +83,8 @@ class Augment:
     def parameters(self) -> dict:
         """The settings that shape the distortions (what a config's [augment] section holds)."""
         return {"rotation": self.rotation, "scale": list(self.scale), "shear": self.shear, "shift": self.shift,
-                "alpha": self.alpha, "sigma": self.sigma}
+                "alpha": self.alpha, "sigma": self.sigma, "erase_probability": self.erase_probability,
+                "erase_area": list(self.erase_area)}
 
     # ----- a batch ---------------------------------------------------------------------
     def __call__(self, x: np.ndarray, index, dtype=np.float32) -> np.ndarray:
@@ -85,6 +96,8 @@ class Augment:
         out = np.empty((len(index), height * width), dtype=dtype)
         factor = PIXEL_SCALE if x.dtype == np.uint8 else 1.0
         kernels.ops.warp_bilinear(x, index, matrices, fields, height, width, factor, out)
+        if "erase" in self.transforms:
+            out[self.erased(len(index), height, width).reshape(len(index), -1)] = 0
         return out
 
     def image_shape(self, features: int) -> tuple[int, int]:
@@ -130,6 +143,20 @@ class Augment:
         noise = self.rng.standard_normal((count * 2, rows.shape[1], columns.shape[1]), dtype=np.float32)
         noise *= np.float32(self.alpha / math.sqrt(3.0))  # uniform in [-1, 1] has variance 1/3
         return (rows @ noise @ columns.T).reshape(count, 2, height, width)
+
+    def erased(self, count: int, height: int, width: int) -> np.ndarray:
+        """(count, H, W) bool: the pixels each image loses, one rectangle or none per image."""
+        hit = self.rng.random(count) < self.erase_probability
+        area = self.rng.uniform(self.erase_area[0], self.erase_area[1], count) * (height * width)
+        aspect = np.exp(self.rng.uniform(math.log(ERASE_ASPECT[0]), math.log(ERASE_ASPECT[1]), count))
+        tall = np.clip(np.rint(np.sqrt(area * aspect)), 1, height).astype(np.int64)
+        wide = np.clip(np.rint(np.sqrt(area / aspect)), 1, width).astype(np.int64)
+        top = (self.rng.random(count) * (height - tall + 1)).astype(np.int64)
+        left = (self.rng.random(count) * (width - wide + 1)).astype(np.int64)
+        rows, columns = np.arange(height), np.arange(width)
+        in_rows = (rows >= top[:, None]) & (rows < (top + tall)[:, None]) & hit[:, None]
+        in_columns = (columns >= left[:, None]) & (columns < (left + wide)[:, None])
+        return in_rows[:, :, None] & in_columns[:, None, :]
 
     # ----- state ---------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -185,7 +212,11 @@ def check_ranges(augment: Augment) -> None:
                 (not 0 <= augment.shear <= 1, f"shear {augment.shear} must be 0-1"),
                 (not 0 <= augment.shift, f"shift {augment.shift} must be >= 0 pixels"),
                 (not 0 <= augment.alpha, f"alpha {augment.alpha} must be >= 0 pixels"),
-                (not 0 < augment.sigma <= 100, f"sigma {augment.sigma} must be in (0, 100] pixels")]
+                (not 0 < augment.sigma <= 100, f"sigma {augment.sigma} must be in (0, 100] pixels"),
+                (not 0 <= augment.erase_probability <= 1,
+                 f"erase_probability {augment.erase_probability} must be 0-1"),
+                (len(augment.erase_area) != 2 or not 0 < augment.erase_area[0] <= augment.erase_area[-1] <= 1,
+                 f"erase_area {list(augment.erase_area)} must be [low, high] fractions with 0 < low <= high <= 1")]
     for bad, message in problems:
         if bad:
             raise ConfigError(f"augmentation {message}")

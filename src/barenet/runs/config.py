@@ -18,8 +18,9 @@ default, so a recipe or config file names only what it changes):
     [train]     epochs, batch_size (an integer or "full"), seed, shuffle, target_loss (0 = off),
                 early_stopping (patience in epochs, 0 = off), test_each_epoch (false: test once at the end),
                 device ("cpu", "cuda" or "cuda:N": where the model trains)
-    [augment]   transforms (any of "affine", "elastic", "flip"; [] = none), rotation (degrees),
-                scale [low, high], shear, shift (pixels), alpha and sigma (elastic, pixels)
+    [augment]   transforms (any of "affine", "elastic", "flip", "erase"; [] = none), rotation (degrees),
+                scale [low, high], shear, shift (pixels), alpha and sigma (elastic, pixels),
+                erase_probability and erase_area [low, high] (random erasing)
 
 `resolve()` merges defaults <- recipe or file <- overrides and checks every
 key, so a typo is an error that names the known keys, never a silent default.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import augment
 from ..errors import ConfigError, ModelFileError
 from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
 from .schema import MAX_EPOCHS
@@ -86,6 +87,8 @@ def fingerprint(config: dict) -> str:
     hashed = dict(config)
     if not hashed.get("augment", {}).get("transforms"):
         hashed.pop("augment", None)
+    elif "erase" not in hashed["augment"]["transforms"]:  # erasing's settings came later
+        hashed["augment"] = {k: v for k, v in hashed["augment"].items() if k not in augment.ERASE_KEYS}
     neutral = {"test_each_epoch": False, "device": "cpu"}
     if "train" in hashed:
         hashed["train"] = {k: v for k, v in hashed["train"].items() if k not in neutral or v != neutral[k]}

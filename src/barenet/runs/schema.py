@@ -42,11 +42,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
               "seed": field(INT, low=0, high=2**63 - 1), "shuffle": field(BOOL), "target_loss": field(NUMBER, low=0),
               "early_stopping": field(INT, low=0, high=MAX_EPOCHS), "test_each_epoch": field(BOOL),
               "device": field(STR, max_length=20)},
-    "augment": {"transforms": field(LIST, items=field(STR, choices=augment.KINDS), max_items=3),
+    "augment": {"transforms": field(LIST, items=field(STR, choices=augment.KINDS), max_items=len(augment.KINDS)),
                 "rotation": field(NUMBER, low=0, high=180), "shear": field(NUMBER, low=0, high=1),
                 "scale": field(LIST, items=field(NUMBER, low=0.05, high=20), max_items=2),
                 "shift": field(NUMBER, low=0, high=100), "alpha": field(NUMBER, low=0, high=1000),
-                "sigma": field(NUMBER, low=0.1, high=100)},
+                "sigma": field(NUMBER, low=0.1, high=100), "erase_probability": field(NUMBER, low=0, high=1),
+                "erase_area": field(LIST, items=field(NUMBER, low=0, high=1), max_items=2)},
 }
 OPEN: dict[str, dict] = {"optimizer": optimizers.REGISTRY, "schedule": schedules.REGISTRY}
 _KINDS = {"int": (INT,), "float": (NUMBER,), "bool": (BOOL,), "str": (STR,)}
