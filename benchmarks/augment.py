@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_torch import blas_report, cpu_name  # noqa: E402
 
-SETS = [("affine",), ("affine", "elastic"), ("flip", "affine")]
+SETS = [("affine",), ("affine", "elastic"), ("flip", "affine"), ("flip", "erase")]
 BATCH = 128
 
 
