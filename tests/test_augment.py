@@ -280,7 +280,8 @@ def test_recipes_build_their_augmentation():
     from barenet.runs import config as cfg
 
     built = cfg.build_augment(cfg.resolve(recipe="mnist-elastic"))
-    assert built is not None and built.transforms == ("affine", "elastic") and built.alpha == 34.0
+    assert built is not None and built.transforms == ("affine", "elastic")
+    assert (built.alpha, built.sigma, built.rotation, built.scale) == (36.0, 6.0, 15.0, (0.85, 1.15))  # Ciresan's
     assert cfg.build_augment(cfg.resolve(recipe="mnist")) is None
     assert "flip" in cfg.build_augment(cfg.resolve(recipe="fashion-aug")).transforms
 
