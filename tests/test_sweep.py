@@ -133,6 +133,31 @@ def load(url: str, name: str):
 
 
 @needs_optuna
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    import optuna
+
+    from barenet.apps.sweep.storage import StorageLock, beat_for_silent_trials, open_storage
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = open_storage(url, StorageLock(url), heartbeat_s=1)
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    orphan = study.ask({"lr": optuna.distributions.FloatDistribution(0.01, 0.5, log=True)})  # a kill here: no beat
+    by_number = lambda: {t.number: t for t in study.get_trials(deepcopy=False)}  # noqa: E731
+    time.sleep(4.5)  # past the grace period of 3 heartbeats (SQLite's clock counts whole seconds)
+    optuna.storages.fail_stale_trials(study)
+    assert by_number()[orphan.number].state.name == "RUNNING"  # Optuna alone would wait for it forever
+    assert beat_for_silent_trials(storage, "s") == [orphan.number]
+    assert beat_for_silent_trials(storage, "s") == []  # once: later beats would keep it alive
+    time.sleep(4.5)
+    optuna.storages.fail_stale_trials(study)
+    trials = by_number()
+    assert trials[orphan.number].state.name == "FAIL"
+    retry = [t for t in trials.values() if t.state.name == "WAITING"]
+    assert len(retry) == 1 and retry[0].params == trials[orphan.number].params  # queued again, same values
+
+
+@needs_optuna
 @with_data("mnist")
 def test_sqlite_sweep_two_workers_survives_kill_and_best_config_reruns(tmp_path):
     args = ["sweep", "--param", "optimizer.lr=log:0.01..0.5", "--param", "train.batch_size=32,64", *TINY,

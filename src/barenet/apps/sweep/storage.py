@@ -155,6 +155,32 @@ def open_storage(url: str, lock: StorageLock, heartbeat_s: int | None = None) ->
         return retried(lambda: optuna_.storages.RDBStorage(with_driver(url), engine_kwargs=engine, **options), url)
 
 
+def beat_for_silent_trials(storage: Any, study_name: str) -> list[int]:
+    """Record a first heartbeat for the study's RUNNING trials that never sent one; returns their numbers.
+
+    Optuna creates a trial (`ask`) before its heartbeat thread sends the first beat, and its stale-trial
+    check skips trials without any beat. A worker killed in between leaves a trial RUNNING forever, and
+    a resumed sweep would wait for it forever. One beat on its behalf makes it look like any dead
+    worker's trial: failed and retried once the grace period passes. A live trial loses nothing (its own
+    thread beats on).
+    """
+    from optuna.storages._rdb import models  # Optuna's own tables, as its `_get_stale_trial_ids` reads them
+    from sqlalchemy import orm
+
+    study_id = storage.get_study_id_from_name(study_name)
+    session = storage.scoped_session()
+    try:
+        running = (session.query(models.TrialModel).options(orm.selectinload(models.TrialModel.heartbeats))
+                   .filter(models.TrialModel.state == optuna().trial.TrialState.RUNNING)
+                   .filter(models.TrialModel.study_id == study_id).all())
+        silent = {trial.number: trial.trial_id for trial in running if not trial.heartbeats}
+    finally:
+        session.close()
+    for trial_id in silent.values():
+        storage.record_heartbeat(trial_id)
+    return sorted(silent)
+
+
 def retried(create, url: str) -> Any:
     """`create()`, again after a pause when a concurrent schema creation got in first (Optuna issue 1092)."""
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError

@@ -18,7 +18,7 @@ from typing import Any
 from ...errors import BarenetError, ConfigError, Interrupted
 from .engine import make_pruner, make_sampler, optuna
 from .plan import SweepPlan
-from .storage import StorageLock, open_storage, shown
+from .storage import StorageLock, beat_for_silent_trials, open_storage, shown
 from .trial import objective
 
 POLL_S = 2.0  # how often a worker with nothing to take looks again
@@ -65,6 +65,8 @@ class Worker:
     def next_step(self) -> str:
         """Under the lock: "take" a new trial, "wait" for running ones, or "done"."""
         optuna().storages.fail_stale_trials(self.study)  # a killed worker's trial: failed, then queued again
+        if self.plan.heartbeat_s:
+            beat_for_silent_trials(self.storage, self.study.study_name)  # killed before its first beat: the same
         found = counts(self.study)
         if found.get("COMPLETE", 0) + found.get("PRUNED", 0) >= self.plan.trials:
             return "done"
