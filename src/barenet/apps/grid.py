@@ -65,10 +65,7 @@ def run_grid(base: dict, params: dict[str, list], out, workers: int | None = Non
     out = Path(out)
     jobs = []
     for i, overrides in enumerate(combinations(params)):
-        config = base
-        for key, value in overrides.items():
-            config = cfg.apply_override(config, key, value)
-        cfg.check(config)  # every combination is valid before anything trains
+        config = cfg.with_overrides(base, overrides)  # every combination is valid before anything trains
         config = {**config, "name": f"{base['name']}-{_label(overrides)}"}
         jobs.append((config, overrides, out / f"{i:03d}-{_label(overrides)}"))
     out.mkdir(parents=True, exist_ok=True)

@@ -133,8 +133,12 @@ def resolve(recipe: str | None = None, path=None, overrides: dict | None = None)
     if recipe and path:
         raise ConfigError("give --recipe or --config, not both")
     base = load_file(path) if path else load_recipe(recipe or "mnist")
-    config = merge(DEFAULTS, base)
-    for dotted, value in (overrides or {}).items():
+    return with_overrides(merge(DEFAULTS, base), overrides or {})
+
+
+def with_overrides(config: dict, overrides: dict) -> dict:
+    """`config` with every {"section.key": value} of `overrides` set, checked (a grid's or a sweep's run too)."""
+    for dotted, value in overrides.items():
         config = apply_override(config, dotted, value)
     check(config)
     return config

@@ -42,12 +42,7 @@ class ReportEpochs(Callback):
 
 def trial_config(base: dict, overrides: dict, number: int) -> dict:
     """The base config with the trial's values, named after the trial; checked like any config."""
-    config = base
-    for key, value in overrides.items():
-        config = cfg.apply_override(config, key, value)
-    config = cfg.apply_override(config, "name", f"{base['name']}-trial{number}")
-    cfg.check(config)
-    return config
+    return cfg.with_overrides(base, {**overrides, "name": f"{base['name']}-trial{number}"})
 
 
 def run_dir_of(plan: SweepPlan, number: int) -> Path:
