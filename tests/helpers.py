@@ -117,3 +117,15 @@ def relative_error(a, b) -> float:
     """||a - b|| / max(||a|| + ||b||, tiny): 0 for equal arrays, ~1 for unrelated ones."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-30))
+
+
+def cupy_with_a_device():
+    """CuPy, for the CUDA test modules; skips the calling module (with the reason) without CuPy or a GPU."""
+    cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install \"barenet[gpu]\")")
+    try:
+        devices = cp.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 (no driver: CuPy raises its own runtime error)
+        devices = 0
+    if devices == 0:
+        pytest.skip("no CUDA device", allow_module_level=True)
+    return cp

@@ -19,14 +19,9 @@ import pytest
 import barenet as bn
 from barenet import backend
 from barenet.nn import layers
-from helpers import relative_error
+from helpers import cupy_with_a_device, relative_error
 
-cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install \"barenet[gpu]\")")
-try:
-    DEVICES = cp.cuda.runtime.getDeviceCount()
-except Exception:  # noqa: BLE001 (no driver: CuPy raises its own runtime error)
-    DEVICES = 0
-pytestmark = pytest.mark.skipif(DEVICES == 0, reason="no CUDA device")
+cp = cupy_with_a_device()
 
 
 def synthetic(rows=640, features=784, seed=0):

@@ -9,14 +9,9 @@ import pytest
 
 from barenet import kernels
 from barenet.kernels import activations
-from helpers import assert_kernel_close
+from helpers import assert_kernel_close, cupy_with_a_device
 
-cp = pytest.importorskip("cupy", reason="CuPy is not installed (pip install \"barenet[gpu]\")")
-try:
-    DEVICES = cp.cuda.runtime.getDeviceCount()
-except Exception:  # noqa: BLE001 (no driver: CuPy raises its own runtime error)
-    DEVICES = 0
-pytestmark = pytest.mark.skipif(DEVICES == 0, reason="no CUDA device")
+cp = cupy_with_a_device()
 
 DTYPES = [np.float32, np.float64]
 

@@ -126,10 +126,14 @@ def count_finished(db) -> int:
 
 
 def load(url: str, name: str):
+    """The study, read through connections closed after each use (a pooled one outlives a stopped server
+    and warns when collected, in whichever test runs then)."""
     import optuna
+    from sqlalchemy.pool import NullPool
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.load_study(study_name=name, storage=url)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"poolclass": NullPool})
+    return optuna.load_study(study_name=name, storage=storage)
 
 
 @needs_optuna
