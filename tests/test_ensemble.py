@@ -48,3 +48,34 @@ def test_table_and_mismatched_members(members, tmp_path):
     ok = barenet("ensemble", members[0], other / "model.safetensors")
     assert ok.returncode == 0, ok.stderr  # other layers, same data: a fine committee
     assert_user_error(barenet("ensemble", members[0], tmp_path / "missing.safetensors"), "missing.safetensors")
+
+
+def test_committee_on_the_validation_split_the_members_held_out(members):
+    result = barenet("ensemble", *members, "--on", "validation", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    held = bn.datasets.load("mnist", data_dir=mnist_dir(), validation=5000).validation
+    probas = [bn.load(path).predict_proba(held.x.reshape(len(held.x), -1)) for path in members]
+    want = float((np.mean(probas, axis=0).argmax(axis=1) == held.y).mean())
+    assert report["split"] == "validation" and report["images"] == 5000
+    assert report["accuracy"] == pytest.approx(want, abs=1e-4)
+    assert "test_images" not in report
+    table = barenet("ensemble", *members, "--on", "validation")
+    assert table.returncode == 0 and "validation split (the last 5,000 training images)" in table.stdout
+
+
+def test_validation_committee_refuses_members_without_one_shared_split(members, tmp_path):
+    whole = tmp_path / "whole"
+    trained = barenet("train", "--subset", "500", "--epochs", "1", "--layers", "784,8,10", "--validation", "0",
+                      "--out", whole, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    assert_user_error(barenet("ensemble", whole / "model.safetensors", "--on", "validation"), "data.validation = 0")
+    assert_user_error(barenet("ensemble", members[0], whole / "model.safetensors", "--on", "validation"),
+                      "different validation splits")
+    assert_user_error(barenet("ensemble", *members, "--validation", "5000"), "--on validation")
+    old = tmp_path / "old.safetensors"
+    model = bn.load(members[0])
+    model.save(old, extra={k: v for k, v in model.extra.items() if k != "validation"})
+    assert_user_error(barenet("ensemble", old, "--on", "validation"), "--validation N")
+    declared = barenet("ensemble", old, members[1], "--on", "validation", "--validation", "5000")
+    assert declared.returncode == 0, declared.stderr

@@ -52,7 +52,7 @@ def run(args) -> int:
                           f"{features} inputs and {len(ds.classes)} classes: evaluate it on the dataset it learnt")
     if model.loss is None:
         model.compile()
-    x = InputScaler.from_dict(info.get("input", {}))(ds.test.x)
+    x = InputScaler.of(model)(ds.test.x)
     result = model.evaluate(x, ds.test.y)
     counts = reports.confusion_matrix(ds.test.y, model.predict(x), len(ds.classes))
     print(f"{name} test set: {len(ds.test):,} images, loss {result['loss']:.4f}, accuracy {result['accuracy']:.2%}")

@@ -38,7 +38,7 @@ def run(args) -> int:
     model = load(args.model)
     check_info(model.extra, model.out_features, args.model)
     classes = display_classes(model.extra, model.out_features)
-    scaler = InputScaler.from_dict(model.extra.get("input", {}))
+    scaler = InputScaler.of(model)
     if args.output:
         check_writable_file(args.output, "--output")
     paths = [Path(f) for f in args.files]

@@ -34,7 +34,8 @@ OPTIMIZER_STATE = {"iterations": field(INT, low=0), "lr": field(NUMBER), "schedu
                    "flags": field(LIST, items=field(TABLE), max_items=MAX_LAYERS)}
 INFO = {"classes": field(LIST, items=field(STR, max_length=200), max_items=MAX_UNITS),
         "input": field(TABLE), "dataset": field(STR, max_length=200),
-        "image_shape": field(LIST, items=field(INT, low=1, high=100_000), max_items=8)}
+        "image_shape": field(LIST, items=field(INT, low=1, high=100_000), max_items=8),
+        "validation": field(INT, low=0, high=10_000_000)}
 INPUT = {"scale": field(STR, choices=("unit", "standardize", "none")), "mean": field(NUMBER),
          "std": field(NUMBER, low=0, low_open=True)}
 

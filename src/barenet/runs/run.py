@@ -76,6 +76,11 @@ class InputScaler:
             return cls(mode, mean=float(spec["mean"]), std=float(spec["std"]))
         return cls(mode)
 
+    @classmethod
+    def of(cls, model) -> InputScaler:
+        """The scaling a saved model was trained with (its file's `input` metadata; unit when absent)."""
+        return cls.from_dict(model.extra.get("input", {}))
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "unit":
             return x
@@ -291,9 +296,10 @@ def _print_start(prepared: Prepared, run_dir: Path, stream) -> None:
 
 def model_info(ds: Dataset, scaler: InputScaler, data_dir: str = "") -> dict:
     """What `evaluate`/`predict` need to feed the saved model: dataset, the folder it was read from
-    (when one was given), class names, input scaling."""
+    (when one was given), class names, input scaling, and how many of the last training images were held
+    out for validation (so `barenet ensemble --on validation` can score a committee on images no member saw)."""
     return {"dataset": ds.name, "data_dir": data_dir, "classes": list(ds.classes), "input": scaler.to_dict(),
-            "image_shape": list(ds.train.x.shape[1:])}
+            "image_shape": list(ds.train.x.shape[1:]), "validation": len(ds.validation) if ds.validation is not None else 0}
 
 
 def _absolute(folder: str) -> str:

@@ -38,7 +38,7 @@ class Predictor:
             raise ConfigError(f"{self.path} takes {self.model.in_features} inputs; barenet serve needs a model of "
                               f"28x28 images ({IMAGE_SIDE * IMAGE_SIDE} inputs)")
         self.classes = display_classes(self.model.extra, self.model.out_features)
-        self.scaler = InputScaler.from_dict(self.model.extra.get("input", {}))
+        self.scaler = InputScaler.of(self.model)
         self.info = model_info(self.model, self.path, self.classes)
         self._lock = threading.Lock()  # layers reuse their buffers between calls: one prediction at a time
 
@@ -95,7 +95,7 @@ def model_info(model, path: Path, classes: list[str]) -> dict:
             "layers": [repr(layer) for layer in model.layers], "sizes": sizes,
             "output": model.output or "linear", "parameters": model.count_params(),
             "test_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
-            "classes": classes, "input_scale": InputScaler.from_dict(model.extra.get("input", {})).mode,
+            "classes": classes, "input_scale": InputScaler.of(model).mode,
             "barenet_version": __version__}
 
 
