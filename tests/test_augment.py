@@ -282,6 +282,10 @@ def test_recipes_build_their_augmentation():
     built = cfg.build_augment(cfg.resolve(recipe="mnist-elastic"))
     assert built is not None and built.transforms == ("affine", "elastic")
     assert (built.alpha, built.sigma, built.rotation, built.scale) == (36.0, 6.0, 15.0, (0.85, 1.15))  # Ciresan's
+    record = cfg.resolve(recipe="mnist-record")
+    wider = cfg.build_augment(record)
+    assert wider.transforms == built.transforms and wider.parameters() == built.parameters()  # same distortions
+    assert record["model"]["layers"] == [784, 2048, 2048, 10]
     assert cfg.build_augment(cfg.resolve(recipe="mnist")) is None
     assert "flip" in cfg.build_augment(cfg.resolve(recipe="fashion-aug")).transforms
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..data.augment import KINDS as AUGMENTATIONS
+
 SEARCH = ("Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, system folders "
           "(Debian's dataset-fashion-mnist), then downloaded from mirrors and verified by SHA-256.")
 ACTIONS = {
@@ -29,7 +31,7 @@ def register(sub) -> None:
             p.add_argument("--seed", type=int, default=0, help="which images are picked (default: 0)")
             p.add_argument("--augment", metavar="TRANSFORMS",
                            help="show what training sees: each row an image, then 9 random distortions of it "
-                                "(affine, elastic, flip, erase, comma-separated)")
+                                f"({', '.join(AUGMENTATIONS)}, comma-separated)")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                            help="an augmentation setting, e.g. --set augment.alpha=38 (repeatable)")
     parser.set_defaults(func=run, action=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..data.augment import KINDS as AUGMENTATIONS
 from ..errors import ConfigError
 from ..runs import config as cfg
 
@@ -59,7 +60,7 @@ def register(sub) -> None:
     p.add_argument("--subset", help="train on a class-balanced subset of this many images")
     p.add_argument("--seed")
     p.add_argument("--augment", metavar="TRANSFORMS",
-                   help="distort every training batch afresh: affine, elastic, flip, erase, comma-separated "
+                   help=f"distort every training batch afresh: {', '.join(AUGMENTATIONS)}, comma-separated "
                         "(e.g. affine,elastic); their settings with --set augment.rotation=15, augment.alpha=34, ...")
     p.add_argument("--test-each-epoch", action="store_const", const="yes",
                    help="also show test metrics every epoch (only to look at: nothing is chosen on them)")
