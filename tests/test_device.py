@@ -23,6 +23,7 @@ from barenet.runs import config as cfg
 from barenet.runs.folder import fingerprint
 from barenet.training.resident import Totals
 from clihelpers import assert_user_error, barenet, cli_env
+from helpers import with_data
 
 
 def synthetic(rows=600, seed=0):
@@ -268,3 +269,42 @@ def test_a_run_folder_trained_and_resumed_on_the_device_equals_the_cpu(tmp_path,
     assert summaries["cpu"]["final_epoch"]["loss"] == summaries["fake"]["final_epoch"]["loss"]
     for a, b in zip(weights["cpu"], weights["fake"]):
         np.testing.assert_array_equal(a, b)
+
+
+class StopAfterFirstEpoch(bn.callbacks.Callback):
+    """Interrupts the run once its first checkpoint is on disk, as a lost GPU lease would."""
+
+    def on_epoch_end(self, epoch, logs):
+        raise KeyboardInterrupt
+
+
+def test_a_run_stopped_on_the_device_resumes_on_the_cpu(tmp_path, monkeypatch):
+    from barenet.errors import Interrupted
+    from barenet.runs import run
+
+    monkeypatch.setattr(run, "load_data", synthetic_dataset)
+    overrides = {"train.epochs": 3, "model.layers": [784, 16, 10], "model.dropout": 0.2, "train.batch_size": 50}
+    whole = run.run(cfg.resolve(overrides={**overrides, "train.device": "fake"}), out=tmp_path / "whole", quiet=True)
+    moved = tmp_path / "moved"
+    with pytest.raises(Interrupted, match="epoch 1 of 3 is saved"):
+        run.run(cfg.resolve(overrides={**overrides, "train.device": "fake"}), out=moved, quiet=True,
+                callbacks=[StopAfterFirstEpoch()])
+    finished = run.resume(moved, quiet=True, device="cpu")
+    assert cfg.resolve(path=moved / "config.toml")["train"]["device"] == "cpu"
+    assert finished["epochs_run"] == 3 and finished["test_accuracy"] == whole["test_accuracy"]
+    for a, b in zip(bn.load(moved / "model.safetensors").get_weights(),
+                    bn.load(tmp_path / "whole" / "model.safetensors").get_weights()):
+        np.testing.assert_array_equal(a, b)  # the fake device computes as the CPU does: no rounding apart
+    assert run.resume(moved, quiet=True)["test_accuracy"] == whole["test_accuracy"]  # checkpoint matches config
+
+
+@with_data("mnist")
+def test_resume_takes_a_device_and_nothing_else(tmp_path):
+    done = tmp_path / "done"
+    trained = barenet("train", "--subset", "300", "--epochs", "1", "--layers", "784,8,10", "--validation", "0",
+                      "--out", done, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    again = barenet("train", "--resume", done, "--device", "cpu", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert_user_error(barenet("train", "--resume", done, "--lr", "0.1"), "only --device may change")
+    assert_user_error(barenet("train", "--resume", done, "--device", "tpu"), "tpu")

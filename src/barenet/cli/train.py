@@ -128,9 +128,12 @@ def run(args) -> int:
 
     quiet = args.quiet or args.json  # --json: the summary alone, so stdout parses (errors still go to stderr)
     if args.resume:
-        if collect_overrides(args) or args.out:
-            raise ConfigError("--resume continues a run exactly as configured: drop the other options")
-        summary = resume(args.resume, quiet=quiet, stream=sys.stdout)
+        overrides = collect_overrides(args)
+        device = overrides.pop("train.device", None)
+        if overrides or args.out:
+            raise ConfigError("--resume continues a run exactly as configured (only --device may change): "
+                              "drop the other options")
+        summary = resume(args.resume, quiet=quiet, stream=sys.stdout, device=device)
     else:
         config = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
         summary = run_config(config, out=args.out, force=args.force, quiet=quiet, stream=sys.stdout)

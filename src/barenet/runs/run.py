@@ -298,8 +298,9 @@ def model_info(ds: Dataset, scaler: InputScaler, data_dir: str = "") -> dict:
     """What `evaluate`/`predict` need to feed the saved model: dataset, the folder it was read from
     (when one was given), class names, input scaling, and how many of the last training images were held
     out for validation (so `barenet ensemble --on validation` can score a committee on images no member saw)."""
+    held = len(ds.validation) if ds.validation is not None else 0
     return {"dataset": ds.name, "data_dir": data_dir, "classes": list(ds.classes), "input": scaler.to_dict(),
-            "image_shape": list(ds.train.x.shape[1:]), "validation": len(ds.validation) if ds.validation is not None else 0}
+            "image_shape": list(ds.train.x.shape[1:]), "validation": held}
 
 
 def _absolute(folder: str) -> str:
@@ -363,11 +364,13 @@ def write_plots(model: Sequential, ds: Dataset, proba, counts, rows, run_dir: Pa
     return written
 
 
-def resume(run_dir, quiet: bool = False, stream=None) -> dict:
+def resume(run_dir, quiet: bool = False, stream=None, device: str | None = None) -> dict:
     """Continue the run in `run_dir` from its last checkpoint (or from the start if it has none).
 
     The folder is locked first; stale temp files are removed; the checkpoint must have been written
     with this very config.toml (its fingerprint), and its progress must be whole.
+    device: finish on another device than config.toml names (a GPU lease ended: go on on the CPU);
+    config.toml is rewritten to name it, and the numbers differ from an uninterrupted run's by rounding.
     """
     wall_start, stream = time.perf_counter(), stream or sys.stdout
     run_dir = Path(run_dir)
@@ -377,20 +380,31 @@ def resume(run_dir, quiet: bool = False, stream=None) -> dict:
     with RunLock(run_dir):
         remove_stale_parts(run_dir)
         config = cfg.resolve(path=config_path)
-        model, progress = _checkpoint(run_dir, config)
+        moved = cfg.with_overrides(config, {"train.device": device}) if device else config
+        model, progress = _checkpoint(run_dir, config, moved["train"]["device"])
+        if moved is not config and moved["train"]["device"] != config["train"]["device"]:
+            _note_move(config["train"]["device"], moved["train"]["device"], quiet, stream)
+            write_text(config_path, cfg.to_toml(moved))
         if progress is not None and progress["epoch"] >= config["train"]["epochs"] and not quiet:
             print(f"{run_dir} already finished its {progress['epoch']} epochs: writing the final reports",
                   file=stream)
-        return train_in(prepare(config, model), run_dir, progress, wall_start, quiet, stream)
+        return train_in(prepare(moved, model), run_dir, progress, wall_start, quiet, stream)
 
 
-def _checkpoint(run_dir: Path, config: dict) -> tuple[Sequential | None, dict | None]:
-    """(model, progress) from the run's checkpoint, checked against config.toml; (None, None) without one."""
+def _note_move(old: str, new: str, quiet: bool, stream) -> None:
+    if not quiet:
+        print(f"resuming on {new} a run that trained on {old} (config.toml now says train.device = '{new}'): the "
+              f"rest differs from an uninterrupted {old} run by rounding", file=stream)
+
+
+def _checkpoint(run_dir: Path, config: dict, device: str) -> tuple[Sequential | None, dict | None]:
+    """(model, progress) from the run's checkpoint, checked against config.toml, placed on `device`;
+    (None, None) without one."""
     path = run_dir / CHECKPOINT
     if not (path.exists() or path.is_symlink()):
         return None, None
     check_regular(path, "checkpoint", ConfigError)
-    model = loading.load(path, device=config["train"]["device"])
+    model = loading.load(path, device=device)
     progress = checkpoint_progress(model.extra)
     check_progress(progress, path)
     saved = progress.pop("config_sha256", None)
