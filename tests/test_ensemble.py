@@ -33,6 +33,8 @@ def test_committee_accuracy_is_that_of_the_mean_probabilities(members):
     probas = [bn.load(path).predict_proba(test.x.reshape(len(test.x), -1)) for path in members]
     want = float((np.mean(probas, axis=0).argmax(axis=1) == test.y).mean())
     assert report["accuracy"] == pytest.approx(want, abs=1e-4) and report["models"] == 3
+    mean = np.mean(probas, axis=0)
+    assert report["log_loss"] == pytest.approx(-np.log(mean[np.arange(len(test.y)), test.y]).mean(), rel=1e-4)
     singles = [float((p.argmax(axis=1) == test.y).mean()) for p in probas]
     assert [m["accuracy"] for m in report["members"]] == pytest.approx(singles, abs=1e-4)
 
