@@ -155,3 +155,32 @@ def test_torch_follows_a_model_training_on_the_device():
 def test_cuda_zero_is_a_device_name():
     assert backend.get_backend("cuda:0").device_id == 0
     assert bn.MLP([4, 3], device="cuda:0").device == "cuda:0"
+
+
+def test_a_run_stopped_on_the_gpu_resumes_on_the_cpu(tmp_path, monkeypatch):
+    """A lost lease: epoch 1 on CUDA, epochs 2-3 on the CPU, against all three on CUDA (float64: to 1e-10)."""
+    from barenet.data.loader import Dataset, Split
+    from barenet.errors import Interrupted
+    from barenet.runs import config as cfg
+    from barenet.runs import run
+
+    x, y = synthetic(700, seed=4)
+    images = x.reshape(-1, 28, 28)
+    data = Dataset("synthetic", [str(i) for i in range(10)], Split(images[:400], y[:400]),
+                   Split(images[400:500], y[400:500]), Split(images[500:], y[500:]))
+    monkeypatch.setattr(run, "load_data", lambda config: data)
+
+    class StopAfterFirstEpoch(bn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs):
+            raise KeyboardInterrupt
+
+    config = cfg.resolve(overrides={"train.device": "cuda", "train.epochs": 3, "model.layers": [784, 16, 10],
+                                    "model.dtype": "float64", "model.dropout": 0.2, "train.batch_size": 50})
+    whole = run.run(config, out=tmp_path / "whole", quiet=True)
+    with pytest.raises(Interrupted):
+        run.run(config, out=tmp_path / "moved", quiet=True, callbacks=[StopAfterFirstEpoch()])
+    moved = run.resume(tmp_path / "moved", quiet=True, device="cpu")
+    assert moved["test_accuracy"] == whole["test_accuracy"]
+    for a, b in zip(bn.load(tmp_path / "moved" / "model.safetensors").get_weights(),
+                    bn.load(tmp_path / "whole" / "model.safetensors").get_weights()):
+        assert relative_error(a, b) < 1e-10
