@@ -129,3 +129,24 @@ def cupy_with_a_device():
     if devices == 0:
         pytest.skip("no CUDA device", allow_module_level=True)
     return cp
+
+
+def run_dataset(x: np.ndarray, y: np.ndarray):
+    """A stand-in for a run's dataset: flat uint8 images (N, 784) as 28x28, split 400 train, 100 validation,
+    the rest test (monkeypatch it over `barenet.runs.run.load_data` with `lambda config: ...`)."""
+    from barenet.data.loader import Dataset, Split
+
+    images = x.reshape(-1, 28, 28)
+    return Dataset("synthetic", [str(i) for i in range(10)], Split(images[:400], y[:400]),
+                   Split(images[400:500], y[400:500]), Split(images[500:], y[500:]))
+
+
+def stop_after_first_epoch():
+    """A callback that interrupts a run once its first checkpoint is on disk, as a lost GPU lease would."""
+    from barenet.training.callbacks import Callback
+
+    class StopAfterFirstEpoch(Callback):
+        def on_epoch_end(self, epoch, logs):
+            raise KeyboardInterrupt
+
+    return StopAfterFirstEpoch()

@@ -23,7 +23,7 @@ from barenet.runs import config as cfg
 from barenet.runs.folder import fingerprint
 from barenet.training.resident import Totals
 from clihelpers import assert_user_error, barenet, cli_env
-from helpers import with_data
+from helpers import run_dataset, stop_after_first_epoch, with_data
 
 
 def synthetic(rows=600, seed=0):
@@ -245,12 +245,7 @@ def test_cli_train_on_cuda_without_cupy_is_one_line_and_exit_2(tmp_path):
 
 def synthetic_dataset(config):
     """A stand-in for MNIST: 28x28 uint8 images of the kind `synthetic` makes, split as a run splits."""
-    from barenet.data.loader import Dataset, Split
-
-    x, y = synthetic(700, seed=4)
-    images = x.reshape(-1, 28, 28)
-    return Dataset("synthetic", [str(i) for i in range(10)], Split(images[:400], y[:400]),
-                   Split(images[400:500], y[400:500]), Split(images[500:], y[500:]))
+    return run_dataset(*synthetic(700, seed=4))
 
 
 def test_a_run_folder_trained_and_resumed_on_the_device_equals_the_cpu(tmp_path, monkeypatch):
@@ -271,13 +266,6 @@ def test_a_run_folder_trained_and_resumed_on_the_device_equals_the_cpu(tmp_path,
         np.testing.assert_array_equal(a, b)
 
 
-class StopAfterFirstEpoch(bn.callbacks.Callback):
-    """Interrupts the run once its first checkpoint is on disk, as a lost GPU lease would."""
-
-    def on_epoch_end(self, epoch, logs):
-        raise KeyboardInterrupt
-
-
 def test_a_run_stopped_on_the_device_resumes_on_the_cpu(tmp_path, monkeypatch):
     from barenet.errors import Interrupted
     from barenet.runs import run
@@ -288,7 +276,7 @@ def test_a_run_stopped_on_the_device_resumes_on_the_cpu(tmp_path, monkeypatch):
     moved = tmp_path / "moved"
     with pytest.raises(Interrupted, match="epoch 1 of 3 is saved"):
         run.run(cfg.resolve(overrides={**overrides, "train.device": "fake"}), out=moved, quiet=True,
-                callbacks=[StopAfterFirstEpoch()])
+                callbacks=[stop_after_first_epoch()])
     finished = run.resume(moved, quiet=True, device="cpu")
     assert cfg.resolve(path=moved / "config.toml")["train"]["device"] == "cpu"
     assert finished["epochs_run"] == 3 and finished["test_accuracy"] == whole["test_accuracy"]

@@ -19,7 +19,7 @@ import pytest
 import barenet as bn
 from barenet import backend
 from barenet.nn import layers
-from helpers import cupy_with_a_device, relative_error
+from helpers import cupy_with_a_device, relative_error, run_dataset, stop_after_first_epoch
 
 cp = cupy_with_a_device()
 
@@ -159,26 +159,17 @@ def test_cuda_zero_is_a_device_name():
 
 def test_a_run_stopped_on_the_gpu_resumes_on_the_cpu(tmp_path, monkeypatch):
     """A lost lease: epoch 1 on CUDA, epochs 2-3 on the CPU, against all three on CUDA (float64: to 1e-10)."""
-    from barenet.data.loader import Dataset, Split
     from barenet.errors import Interrupted
     from barenet.runs import config as cfg
     from barenet.runs import run
 
-    x, y = synthetic(700, seed=4)
-    images = x.reshape(-1, 28, 28)
-    data = Dataset("synthetic", [str(i) for i in range(10)], Split(images[:400], y[:400]),
-                   Split(images[400:500], y[400:500]), Split(images[500:], y[500:]))
+    data = run_dataset(*synthetic(700, seed=4))
     monkeypatch.setattr(run, "load_data", lambda config: data)
-
-    class StopAfterFirstEpoch(bn.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs):
-            raise KeyboardInterrupt
-
     config = cfg.resolve(overrides={"train.device": "cuda", "train.epochs": 3, "model.layers": [784, 16, 10],
                                     "model.dtype": "float64", "model.dropout": 0.2, "train.batch_size": 50})
     whole = run.run(config, out=tmp_path / "whole", quiet=True)
     with pytest.raises(Interrupted):
-        run.run(config, out=tmp_path / "moved", quiet=True, callbacks=[StopAfterFirstEpoch()])
+        run.run(config, out=tmp_path / "moved", quiet=True, callbacks=[stop_after_first_epoch()])
     moved = run.resume(tmp_path / "moved", quiet=True, device="cpu")
     assert moved["test_accuracy"] == whole["test_accuracy"]
     for a, b in zip(bn.load(tmp_path / "moved" / "model.safetensors").get_weights(),

@@ -382,7 +382,7 @@ def resume(run_dir, quiet: bool = False, stream=None, device: str | None = None)
         config = cfg.resolve(path=config_path)
         moved = cfg.with_overrides(config, {"train.device": device}) if device else config
         model, progress = _checkpoint(run_dir, config, moved["train"]["device"])
-        if moved is not config and moved["train"]["device"] != config["train"]["device"]:
+        if moved["train"]["device"] != config["train"]["device"]:
             _note_move(config["train"]["device"], moved["train"]["device"], quiet, stream)
             write_text(config_path, cfg.to_toml(moved))
         if progress is not None and progress["epoch"] >= config["train"]["epochs"] and not quiet:
