@@ -31,17 +31,17 @@ BATCH = 128
 
 def augment_epoch(x: np.ndarray, transforms, kernel_set: str) -> float:
     """Seconds to distort every image of x once, batch by batch."""
-    from barenet import kernels
+    from barenet import backend
     from barenet.data.augment import Augment
 
     augment = Augment(list(transforms), seed=0)
     order = np.random.default_rng(0).permutation(len(x))
-    with kernels.using(kernel_set):
-        augment(x, order[:BATCH])  # compiled and warm
-        start = time.perf_counter()
-        for begin in range(0, len(x), BATCH):
-            augment(x, order[begin:begin + BATCH])
-        return time.perf_counter() - start
+    cpu = backend.get_backend("cpu", kernels=kernel_set)
+    augment(x, order[:BATCH], backend=cpu)  # compiled and warm
+    start = time.perf_counter()
+    for begin in range(0, len(x), BATCH):
+        augment(x, order[begin:begin + BATCH], backend=cpu)
+    return time.perf_counter() - start
 
 
 def training_epoch(x: np.ndarray, y: np.ndarray) -> float:

@@ -145,11 +145,13 @@ def cpu_name() -> str:
 
 
 def kernels_name() -> str:
+    """The CPU backend as barenet describes it: kernels, GEMM provider, subnormal policy."""
     try:
+        from barenet import backend
+        return backend.get_backend("cpu").describe()
+    except (ImportError, AttributeError):  # a barenet from before the Backend
         from barenet import kernels
-    except ImportError:  # a barenet from before the kernels layer
-        return "none (before barenet.kernels)"
-    return kernels.active
+        return getattr(kernels, "active", "none (before barenet.kernels)")
 
 
 def blas_report() -> dict:

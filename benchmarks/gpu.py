@@ -8,7 +8,7 @@ Four ways to train the same network for an epoch, per network and batch size:
     uploaded once, batches gathered on the device, metrics read once per epoch; the epoch's
     time is the Trainer's own ("seconds" in the history: the loop, ended by reading the metrics);
   - `prototype`: a hand-written device-resident loop from the same CUDA kernels
-    (`barenet.kernels.gpu`) and cuBLAS through CuPy, every buffer allocated up front: what
+    (`barenet.backend.cuda.kernels`) and cuBLAS through CuPy, every buffer allocated up front: what
     the real model could reach without its Python layers. It also tries to replay its step
     as a CUDA graph; on CuPy 14 the capture fails ("calling cuBLAS API during stream capture
     is currently unsupported"), which is reported and the graph column left empty;
@@ -44,9 +44,9 @@ class CupyMLP:
     """A ReLU MLP on CuPy with barenet's CUDA kernels; every buffer allocated up front."""
 
     def __init__(self, cp, sizes, batch, x, y, seed=0):
-        from barenet.kernels.gpu import CudaKernels
+        from barenet.backend.cuda.kernels import CudaKernels
 
-        self.cp, self.k, self.sizes, self.batch = cp, CudaKernels().k, sizes, batch
+        self.cp, self.k, self.sizes, self.batch = cp, CudaKernels(cp).k, sizes, batch
         rng = np.random.default_rng(seed)
         shapes = [(a, b) for a, b in zip(sizes, sizes[1:])]
         total = sum(a * b + b for a, b in shapes)

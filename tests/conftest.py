@@ -9,12 +9,11 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 
 @pytest.fixture(params=["fused", "numpy"])
-def kernel_set(request):
-    """Run the test once on the fused (numba) kernels and once on the NumPy reference."""
-    from barenet import kernels
-
-    with kernels.using(request.param):
-        yield request.param
+def kernel_set(request, monkeypatch):
+    """Run the test once on the fused (numba) kernels and once on the NumPy reference: the CPU backend that
+    layers, losses and optimizers made inside the test take (`get_backend("cpu")`) carries that set."""
+    monkeypatch.setenv("BARENET_KERNELS", request.param)
+    yield request.param
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 `Backend.on_host` is False, so the Trainer uploads the data set, gathers batches from the
 uploaded copy, keeps its metrics as 0-d arrays until the epoch ends, and models hand back
 host copies at their boundaries. Every upload and download is a copy (as a real transfer
-is), counted by shape, so tests can say what moved and how often. The kernels are the CPU
-ones (the arrays are NumPy), so a run on "fake" must equal a run on "cpu" bit for bit.
+is), counted by shape, so tests can say what moved and how often. The kernels, GEMM provider
+and float policy are the CPU backend's (the arrays are NumPy), so a run on "fake" must equal a
+run on "cpu" bit for bit; `make(kernels=...)` injects another kernel set (e.g. one that records
+its calls, `Recording`), which every layer, loss and optimizer on the device must then use.
 """
 
 from __future__ import annotations
@@ -48,8 +50,25 @@ class FakeDevice(backend.Backend):
         return np.array(array, copy=True)
 
 
-def make(name: str = NAME) -> FakeDevice:
-    return FakeDevice(name, np, on_host=False)
+class Recording:
+    """A kernel set that forwards to `inner` and counts each kernel's calls by name."""
+
+    def __init__(self, inner):
+        self.inner, self.calls, self.name = inner, Counter(), f"recording {inner.name}"
+
+    def __getattr__(self, name):
+        kernel = getattr(self.inner, name)
+
+        def counted(*args):
+            self.calls[name] += 1
+            return kernel(*args)
+        return counted
+
+
+def make(name: str = NAME, kernels=None) -> FakeDevice:
+    """A fake device with the CPU backend's kernels (or `kernels`), GEMM provider and float policy."""
+    cpu = backend.get_backend("cpu")
+    return FakeDevice(name, np, kernels=kernels or cpu.kernels, gemm=cpu.gemm, floats=cpu.floats, on_host=False)
 
 
 backend.register(NAME, make)

@@ -23,12 +23,13 @@ LAYERS = [
     {"training"},
     {"data"},
     {"nn", "optim"},
+    {"backend"},         # the one decision: array module, kernel set, GEMM provider, float policy
     {"kernels"},
     {"io"},
-    {"base"},            # errors, backend, registry, version
+    {"base"},            # errors, registry, version
 ]
 FACADE = {"barenet", "barenet.__main__", "barenet.datasets"}
-BASE = {"barenet.errors", "barenet.backend", "barenet.registry", "barenet.version"}
+BASE = {"barenet.errors", "barenet.registry", "barenet.version"}
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -88,6 +88,8 @@ def test_json_summary_on_stdout(tmp_path):
     assert summary["epochs_run"] == 1 and 0 < summary["test_accuracy"] <= 1
     assert result.stderr == ""  # no table, no progress: only the JSON
     assert [row["class"] for row in summary["per_class"]] == [str(digit) for digit in range(10)]
+    assert summary["backend"]["device"] == "cpu" and summary["backend"]["kernels"] == "fused"
+    assert summary["backend"]["gemm"].split()[0] in ("numpy", "mkl") and summary["backend"]["subnormals"]
 
 
 def test_evaluate_prints_per_class_table(run_a, tmp_path):

@@ -105,7 +105,7 @@ def test_epoch_metrics_stay_on_the_device_until_read():
     totals.add(0.25, 3, outputs, targets, 0.5)
     assert isinstance(totals.loss, np.ndarray) and totals.loss.shape == ()  # a device scalar, not a float
     assert totals.read() == (2.25, 4)
-    host = Totals(backend.CPU, mean=True)
+    host = Totals(backend.get_backend("cpu"), mean=True)
     host.add(0.5, 3, outputs, targets, 0.5)
     assert isinstance(host.loss, float) and host.read() == (1.5, 2)
 
@@ -163,10 +163,12 @@ def test_a_checkpoint_resumed_on_the_device_continues_like_the_cpu(tmp_path):
 
 
 # ----- choosing a device, and its errors --------------------------------------------------
-def test_cpu_is_the_default_and_kernels_follow_the_arrays():
-    assert bn.MLP([4, 3]).device == "cpu"
-    assert backend.get_backend("cpu") is backend.CPU and backend.CPU.on_host
-    assert kernels.on(np.zeros(2)) is kernels.ops
+def test_cpu_is_the_default_and_one_backend_serves_the_model_its_loss_and_its_optimizer():
+    model = bn.MLP([4, 3]).compile(optimizer="adam")
+    cpu = backend.get_backend("cpu")
+    assert model.device == "cpu" and cpu.on_host and backend.get_backend("cpu") is cpu
+    assert model.backend is cpu and model.loss.backend is cpu and model.optimizer.backend is cpu
+    assert all(layer.backend is cpu for layer in model.layers)
 
 
 @pytest.mark.parametrize("device", ["tpu", "CUDA", "cuda:", "cuda:x", "gpu", ""])
@@ -183,8 +185,7 @@ def hide_cupy(monkeypatch):
 
 def test_cuda_without_cupy_names_the_extra(monkeypatch):
     hide_cupy(monkeypatch)
-    for make in (lambda: bn.MLP([4, 3], device="cuda"), lambda: backend.get_backend("cuda:1"),
-                 lambda: kernels.on(types.SimpleNamespace())):
+    for make in (lambda: bn.MLP([4, 3], device="cuda"), lambda: backend.get_backend("cuda:1")):
         with pytest.raises(ConfigError, match=r'pip install "barenet\[gpu\]"') as caught:
             make()
         assert "\n" not in str(caught.value)
@@ -197,7 +198,9 @@ def fake_cupy(monkeypatch, count=None, error=None):
             raise error
         return count
     runtime = types.SimpleNamespace(getDeviceCount=device_count, getDevice=lambda: 0)
-    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime)))
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime),
+                                                                   ElementwiseKernel=lambda *source: source,
+                                                                   matmul=None))
 
 
 @pytest.mark.parametrize("count,error,device,expected", [

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet import kernels
+from barenet import backend, kernels
 from barenet.kernels import activations
 from barenet.nn import fusion, layers
 from helpers import KERNEL_TOLERANCE, assert_kernel_close, numeric_gradient, relative_error
@@ -167,10 +167,11 @@ def test_training_on_both_kernel_sets_agrees(dtype, optimizer):
     x, y = rng.integers(0, 256, (96, 30), dtype=np.uint8), rng.integers(0, 4, 96)
     weights = []
     for name in ("numpy", "fused"):
-        with kernels.using(name):
-            model = bn.MLP([30, 16, 12, 4], activation=["relu", "tanh"], dropout=0.2, seed=1, dtype=dtype)
-            model.compile(optimizer=optimizer).fit(x, y, epochs=2, batch_size=16)
-            weights.append(model.get_weights())
+        model = bn.MLP([30, 16, 12, 4], activation=["relu", "tanh"], dropout=0.2, seed=1, dtype=dtype,
+                       device=backend.get_backend("cpu", kernels=name))
+        model.compile(optimizer=optimizer).fit(x, y, epochs=2, batch_size=16)
+        assert model.backend.kernels.name == name
+        weights.append(model.get_weights())
     tolerance = {"rtol": 2e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
     for want, got in zip(*weights):
         np.testing.assert_allclose(got, want, **tolerance)
@@ -178,7 +179,7 @@ def test_training_on_both_kernel_sets_agrees(dtype, optimizer):
 
 def test_unknown_kernel_set_is_a_config_error():
     with pytest.raises(bn.errors.ConfigError, match="fused' or 'numpy"):
-        kernels.use("cuda")
+        backend.get_backend("cpu", kernels="cuda")
 
 
 def test_a_bad_kernel_environment_is_one_line_before_any_work(tmp_path):
@@ -190,7 +191,7 @@ def test_a_bad_kernel_environment_is_one_line_before_any_work(tmp_path):
 
 
 def test_the_environment_selects_the_reference():
-    script = "from barenet import kernels; print(kernels.active)"
+    script = "from barenet import backend; print(backend.get_backend('cpu').kernels.name)"
     for value, want in (("numpy", "numpy"), ("", "fused"), ("FUSED", "fused")):
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                              env={**os.environ, "BARENET_KERNELS": value})

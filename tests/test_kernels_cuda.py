@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from barenet import kernels
+from barenet.backend.cuda.kernels import CudaKernels
 from barenet.kernels import activations
 from helpers import assert_kernel_close, cupy_with_a_device
 
 cp = cupy_with_a_device()
+CUDA = CudaKernels(cp)
 
 DTYPES = [np.float32, np.float64]
 
@@ -21,7 +23,7 @@ def both(name, *args, compare):
     reference = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     device = [cp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
     want = getattr(kernels.reference(), name)(*reference)
-    got = getattr(kernels.cuda(), name)(*device)
+    got = getattr(CUDA, name)(*device)
     return (want, [reference[i] for i in compare]), (got, [cp.asnumpy(device[i]) for i in compare])
 
 
@@ -89,5 +91,20 @@ def test_optimizer_updates(dtype, name, arguments):
     for step in range(1, 6):
         g = np.random.default_rng(step).standard_normal(1001).astype(dtype)
         getattr(kernels.reference(), name)(*arguments(host[0], g.copy(), host[1], step))
-        getattr(kernels.cuda(), name)(*arguments(device[0], cp.asarray(g), device[1], step))
+        getattr(CUDA, name)(*arguments(device[0], cp.asarray(g), device[1], step))
     assert_kernel_close([host[0], *host[1]], [cp.asnumpy(device[0]), *[cp.asnumpy(a) for a in device[1]]], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("elastic", [False, True])
+def test_warp_bilinear(dtype, elastic):
+    """The augmentation's warp on the device equals the reference (float32 coordinates on both sides)."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (40, 28 * 28), dtype=np.uint8)
+    index = rng.permutation(40)[:16]
+    matrices = np.tile(np.array([[1.0, 0.1, -1.5], [-0.05, 0.95, 2.0]], np.float32), (16, 1, 1))
+    matrices += rng.normal(0, 0.05, matrices.shape).astype(np.float32)
+    fields = (rng.normal(0, 1.5, (16, 2, 28, 28)) if elastic else np.zeros((0, 2, 28, 28))).astype(np.float32)
+    out = np.empty((16, 28 * 28), dtype)
+    (_, ref), (_, got) = both("warp_bilinear", x, index, matrices, fields, 28, 28, 1 / 255, out, compare=[7])
+    np.testing.assert_allclose(got[0], ref[0], rtol=0, atol=2e-5)  # FMA contraction on the device: a few ulps

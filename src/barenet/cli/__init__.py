@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import kernels
+from .. import backend
 from ..errors import BarenetError
 
 
@@ -24,22 +24,35 @@ def build_parser() -> argparse.ArgumentParser:
     from . import compare, data, ensemble, evaluate, grid, interop, predict, recipes, runs, serve, sweep, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
-    parser.add_argument("--version", action="version", version=version_line())
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and the CPU backend, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in (train, evaluate, predict, ensemble, data, recipes, runs, grid, sweep, compare, interop, serve):
         command.register(sub)
     return parser
 
 
+class _Version(argparse.Action):
+    """--version, worked out only when asked for (it looks at the CPU backend)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_line())
+        parser.exit(0)
+
+
 def version_line() -> str:
-    """"barenet 0.1.0 (Python 3.11.9, NumPy 2.1.0)"."""
+    """"barenet 0.1.0 (Python 3.11.9, NumPy 2.1.0)", then the CPU backend on a second line: its kernels,
+    GEMM provider and subnormal policy (a bad BARENET_KERNELS or BARENET_GEMM is said there, not raised)."""
     import platform
 
     import numpy
 
     from ..version import __version__
 
-    return f"barenet {__version__} (Python {platform.python_version()}, NumPy {numpy.__version__})"
+    try:
+        engine = backend.get_backend("cpu").describe()
+    except BarenetError as exc:
+        engine = f"cpu: {exc}"
+    return f"barenet {__version__} (Python {platform.python_version()}, NumPy {numpy.__version__})\n{engine}"
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -74,7 +87,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        kernels.requested()  # a bad BARENET_KERNELS stops here, before any output or run folder
+        backend.check_environment()  # a bad BARENET_KERNELS or BARENET_GEMM stops here, before any output
         return int(args.func(args) or 0)
     except BarenetError as exc:
         print(f"barenet: error: {exc}", file=sys.stderr)

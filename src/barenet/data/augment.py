@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import kernels
+from ..backend import Backend, get_backend
 from ..errors import ConfigError
 from .transforms import PIXEL_SCALE
 
@@ -87,15 +87,16 @@ class Augment:
                 "erase_area": list(self.erase_area)}
 
     # ----- a batch ---------------------------------------------------------------------
-    def __call__(self, x: np.ndarray, index, dtype=np.float32) -> np.ndarray:
-        """Rows `index` of x (N, H*W), each distorted afresh: (B, H*W) floats, uint8 scaled to [0, 1]."""
+    def __call__(self, x: np.ndarray, index, dtype=np.float32, backend: Backend | None = None) -> np.ndarray:
+        """Rows `index` of x (N, H*W), each distorted afresh: (B, H*W) floats, uint8 scaled to [0, 1].
+        The warp runs with `backend`'s kernels (None: the CPU's); x and the result are host arrays."""
         height, width = self.image_shape(x.shape[1])
         index = np.arange(x.shape[0])[index] if isinstance(index, slice) else np.asarray(index)
         matrices = self.matrices(len(index), height, width)
         fields = self.fields(len(index), height, width) if "elastic" in self.transforms else _NO_FIELDS
         out = np.empty((len(index), height * width), dtype=dtype)
         factor = PIXEL_SCALE if x.dtype == np.uint8 else 1.0
-        kernels.ops.warp_bilinear(x, index, matrices, fields, height, width, factor, out)
+        (backend or get_backend("cpu")).kernels.warp_bilinear(x, index, matrices, fields, height, width, factor, out)
         if "erase" in self.transforms:
             out[self.erased(len(index), height, width).reshape(len(index), -1)] = 0
         return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, warn
+from ..io.cache import cache_root
 from ..io.files import atomic_write_bytes
 from ..io.readers import gunzip, read_regular
 from . import catalog
@@ -49,12 +50,6 @@ class Found:
     data: dict[str, bytes] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     tried: list[str] = field(default_factory=list)
-
-
-def cache_root() -> Path:
-    """`$XDG_CACHE_HOME/barenet`, or `~/.cache/barenet`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "barenet"
 
 
 def cache_dir(info: catalog.DatasetInfo) -> Path:

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .. import kernels
-from ..backend import array_module
+from ..backend import Backend
 from ..errors import ConfigError, InputError, LabelError
 from ..nn.functional import one_hot as _one_hot
 
@@ -37,18 +36,18 @@ def scale(x, dtype=np.float32, factor: float = PIXEL_SCALE):
 
 def to_floats(batch, dtype):
     """A batch as the model's floats: uint8 pixels scaled to [0, 1] by `scale`, other numbers as they are
-    (on the batch's device)."""
-    return scale(batch, dtype) if batch.dtype == np.uint8 else array_module(batch).asarray(batch)
+    (the same array, on its device)."""
+    return scale(batch, dtype) if batch.dtype == np.uint8 else batch
 
 
-def gather(x, index, dtype):
+def gather(x, index, dtype, backend: Backend):
     """Rows `index` of x (N, features) as the model's floats (batch, features): uint8 pixels are picked
-    and scaled in one pass (the `gather_scaled` kernel); a slice or float rows go through `to_floats`.
-    x and index on one device (NumPy or CuPy arrays); the batch is made there."""
+    and scaled in one pass (the backend's `gather_scaled` kernel); a slice or float rows go through
+    `to_floats`. x and index on the backend's device; the batch is made there."""
     if x.dtype != np.uint8 or isinstance(index, slice) or x.ndim != 2:
         return to_floats(x[index], dtype)
-    out = array_module(x).empty((len(index), x.shape[1]), dtype=dtype)
-    kernels.on(x).gather_scaled(x, index, out.dtype.type(PIXEL_SCALE), out)
+    out = backend.xp.empty((len(index), x.shape[1]), dtype=dtype)
+    backend.kernels.gather_scaled(x, index, out.dtype.type(PIXEL_SCALE), out)
     return out
 
 

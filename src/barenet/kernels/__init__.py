@@ -1,92 +1,75 @@
-"""Kernels: the element-wise work of a training step, each written twice.
+"""Kernels: the element-wise work of a training step, written side by side in three forms.
 
-A step's matrix products go to BLAS. Everything between them (bias add and
-activation, the activation's derivative and the bias gradient, the softmax
-cross-entropy gradient, dropout, the optimizer update, turning a uint8 batch into
-floats) is element-wise work that NumPy does as one pass over memory per
-operation, on one thread. Each such operation is written here twice, side by side
-in the module named for its concept:
+A step's matrix products go to BLAS (the backend's GEMM provider). Everything between
+them (bias add and activation, the activation's derivative and the bias gradient, the
+softmax cross-entropy gradient, dropout, the optimizer update, turning a uint8 batch
+into floats, warping augmented images) is element-wise work. Each such operation is
+written in the module named for its concept:
 
     name(...)         the reference, in plain NumPy: where the maths is read
-    name_fused(...)   the same maths as explicit loops, compiled by numba into
-                      one pass over memory; must equal the reference (float32 to
-                      rounding, float64 to 1e-12), which the tests check
+    name_fused(...)   the same maths as explicit loops, compiled by numba into one pass
+                      over memory; must equal the reference (float32 to rounding,
+                      float64 to 1e-12), which the tests check
+    CUDA[name]        the same loop body as CUDA C++ for CuPy (`backend/cuda/kernels.py`
+                      compiles it), built from the same constants (activation codes)
 
-Callers never choose: they call `kernels.on(array).name(...)`, which is `ops`, the
-active CPU set, for NumPy arrays and the CUDA set (`cuda()`, `kernels/gpu.py`) for
-CuPy arrays, so a model's device picks its kernels. The fused set is the default when numba is installed (it is a
-dependency); `BARENET_KERNELS=numpy` or `kernels.use("numpy")` selects the
-reference. The fused loops compile on first use and are cached on disk
-(numba's `cache=True`), so only the first run after an install pays for it.
-
-    from barenet import kernels
-    kernels.use("numpy")            # the readable path, e.g. to step through it
-    with kernels.using("fused"):    # a block of code on the fused path
-        ...
+A set of them is a `KernelSet`: `reference()` and `fused()` here, `CudaKernels` on a GPU.
+Nobody picks a set by looking at an array: a model's `Backend` carries one (`BARENET_KERNELS=numpy`
+makes the CPU backend carry the reference), and layers, losses and optimizers call
+`backend.kernels.name(...)`. `tests/test_kernel_protocol.py` checks every set against
+`KernelSet`: the same names, the same parameters, the same constants.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
 from types import SimpleNamespace
-from typing import Any
+from typing import Protocol
 
-import numpy
-
-from ..errors import ConfigError, warn
 from . import activations, batches, dropout, losses, products, updates, warps
 
 MODULES = (activations, batches, dropout, losses, products, updates, warps)
-CHOICES = ("fused", "numpy")
-ENVIRONMENT = "BARENET_KERNELS"
-
-ops: SimpleNamespace  # the active set, bound by `use` (on first access: see __getattr__)
-active: str           # its name: "fused" or "numpy"
-_compiled: SimpleNamespace | None = None
-_cuda: Any = None
 
 
+class KernelSet(Protocol):
+    """The kernels every backend provides, by name; each writes into the arrays it is given.
+    Shapes and maths: the concept modules' docstrings."""
+
+    name: str
+
+    def bias_act(self, y, b, act, alpha) -> None: ...
+    def act_backward(self, grad_out, y, act, alpha, grad_pre, grad_b) -> None: ...
+    def softmax_xent(self, logits, targets, divisor, grad): ...
+    def dropout_forward(self, x, uniform, rate, scale, keep, out) -> None: ...
+    def dropout_backward(self, grad_out, keep, scale, grad_in) -> None: ...
+    def gather_scaled(self, x, index, factor, out) -> None: ...
+    def outer(self, x, grad, out) -> None: ...
+    def sgd(self, p, g, v, lr, momentum, dampening, nesterov, wd, first) -> None: ...
+    def adam(self, p, g, m, s, lr, beta1, beta2, eps, wd, decoupled, t) -> None: ...
+    def rmsprop(self, p, g, s, c, u, lr, alpha, eps, momentum, centered, wd) -> None: ...
+    def warp_bilinear(self, x, index, matrices, displacement, height, width, factor, out) -> None: ...
+
+
+def names() -> list[str]:
+    """Every kernel's name, in the order of the concept modules."""
+    return [name for module in MODULES for name in module.KERNELS]
+
+
+@functools.cache
 def reference() -> SimpleNamespace:
     """The NumPy implementations, by name."""
-    return SimpleNamespace(**{name: pair[0] for module in MODULES for name, pair in module.KERNELS.items()})
+    return SimpleNamespace(name="numpy", **{name: pair[0] for module in MODULES
+                                            for name, pair in module.KERNELS.items()})
 
 
+@functools.cache
 def fused() -> SimpleNamespace:
-    """The numba-compiled implementations, by name (compiled lazily, on first call of each)."""
-    global _compiled
-    if _compiled is None:
-        import numba  # imported here: `barenet --help` and the NumPy path never pay for it
+    """The numba-compiled implementations, by name (each compiled on its first call, cached on disk)."""
+    import numba  # imported here: `barenet --help` and the NumPy path never pay for it
 
-        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-        _compiled = SimpleNamespace(**{name: jit(pair[1]) for module in MODULES
-                                       for name, pair in module.KERNELS.items()})
-    return _compiled
-
-
-def cuda() -> Any:
-    """The CUDA implementations for CuPy arrays (`kernels/gpu.py`); needs cupy and a GPU."""
-    global _cuda
-    if _cuda is None:
-        try:
-            from . import gpu
-
-            _cuda = gpu.kernel_set()
-        except ImportError as exc:
-            raise ConfigError(f"the CUDA kernels need CuPy: pip install \"barenet[gpu]\" ({exc})") from exc
-    return _cuda
-
-
-def on(array) -> Any:
-    """The kernel set for arrays like `array`: the active CPU set (`ops`) for NumPy arrays, `cuda()` for CuPy ones."""
-    if isinstance(array, numpy.ndarray):
-        try:  # called several times a step: the bound set, without a second function call
-            return ops
-        except NameError:  # not bound yet (bound on first use, so importing barenet never imports numba)
-            use(requested())
-            return ops
-    return cuda()
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    return SimpleNamespace(name="fused", **{name: jit(pair[1]) for module in MODULES
+                                            for name, pair in module.KERNELS.items()})
 
 
 def numba_available() -> bool:
@@ -95,44 +78,3 @@ def numba_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def use(name: str) -> str:
-    """Make `name` ("fused" or "numpy") the active kernel set; returns the previous one's name."""
-    global ops, active
-    if name not in CHOICES:
-        raise ConfigError(f"unknown kernels {name!r}: use 'fused' or 'numpy' (e.g. {ENVIRONMENT}=numpy)")
-    previous = globals().get("active", "")
-    if name == "fused" and not numba_available():
-        warn("numba is not installed, so barenet runs its NumPy reference kernels (slower): "
-             "pip install numba")
-        name = "numpy"
-    ops, active = (fused() if name == "fused" else reference()), name
-    return previous
-
-
-@contextmanager
-def using(name: str) -> Iterator[SimpleNamespace]:
-    """Run a block with the kernel set `name` active, then restore the previous one."""
-    previous = use(name)
-    try:
-        yield ops
-    finally:
-        use(previous or requested())
-
-
-def requested() -> str:
-    """The kernel set the environment asks for ("fused" unless BARENET_KERNELS says otherwise), checked."""
-    choice = os.environ.get(ENVIRONMENT, "fused").strip().lower() or "fused"
-    choice = "numpy" if choice == "reference" else choice
-    if choice not in CHOICES:
-        raise ConfigError(f"{ENVIRONMENT}={choice!r} is not a kernel set: use 'fused' or 'numpy'")
-    return choice
-
-
-def __getattr__(name: str):
-    """`ops` and `active` are bound on first access, so importing barenet never imports numba."""
-    if name in ("ops", "active"):
-        use(requested())
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -116,3 +116,25 @@ def act_backward_fused(grad_out, y, act, alpha, grad_pre, grad_b):  # noqa: C901
 
 
 KERNELS = {"bias_act": (bias_act, bias_act_fused), "act_backward": (act_backward, act_backward_fused)}
+
+# The same loop bodies in CUDA C++ for CuPy's ElementwiseKernel (one thread per element; `backend/cuda/kernels.py`
+# compiles them), their branches generated from the codes above so that no code is written twice.
+CUDA_ACTIVATION = {RELU: "v = v > (T)0 ? v : (T)0;", LEAKY_RELU: "v = v > (T)0 ? v : alpha * v;",
+                   SIGMOID: "{ T e = exp(-fabs(v)); v = v >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e); }",
+                   TANH: "v = tanh(v);"}
+CUDA_DERIVATIVE = {IDENTITY: "d = g;", RELU: "d = y > (T)0 ? g : (T)0;", LEAKY_RELU: "d = y > (T)0 ? g : alpha * g;",
+                   SIGMOID: "d = g * (y * ((T)1 - y));", TANH: "d = g * ((T)1 - y * y);"}
+
+
+def cuda_switch(bodies: dict[int, str]) -> str:
+    """`switch (act) { case 1: ...; break; ... }` over activation codes (the variable `act` in the kernel)."""
+    return "switch (act) {" + "".join(f" case {code}: {body} break;" for code, body in bodies.items()) + " }"
+
+
+# name: (input parameters, output parameters, body) of each CUDA kernel (CuPy's ElementwiseKernel notation)
+CUDA = {
+    "bias_act": ("raw T b, int32 with_bias, int32 act, T alpha, int64 units", "T y",
+                 "T v = y; if (with_bias) v += b[i % units]; " + cuda_switch(CUDA_ACTIVATION) + " y = v;"),
+    "act_backward": ("T g, T y, int32 act, T alpha", "T out",
+                     "T d = g; " + cuda_switch(CUDA_DERIVATIVE) + " out = d;"),
+}

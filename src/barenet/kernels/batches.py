@@ -25,3 +25,7 @@ def gather_scaled_fused(x, index, factor, out):
 
 
 KERNELS = {"gather_scaled": (gather_scaled, gather_scaled_fused)}
+
+# CUDA C++, one thread per output element (`backend/cuda/kernels.py`)
+CUDA = {"gather_scaled": ("raw X x, raw I index, int64 features, T factor", "T out",
+                          "out = (T)x[index[i / features] * features + i % features] * factor;")}

@@ -46,3 +46,8 @@ def dropout_backward_fused(grad_out, keep, scale, grad_in):
 
 KERNELS = {"dropout_forward": (dropout_forward, dropout_forward_fused),
            "dropout_backward": (dropout_backward, dropout_backward_fused)}
+
+# CUDA C++, one thread per element (`backend/cuda/kernels.py`)
+CUDA = {"dropout_forward": ("T x, U u, U rate, T scale", "bool keep, T out",
+                            "keep = u >= rate; out = keep ? x * scale : (T)0;"),
+        "dropout_backward": ("T g, bool keep, T scale", "T out", "out = keep ? g * scale : (T)0;")}

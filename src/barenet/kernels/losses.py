@@ -52,3 +52,18 @@ def softmax_xent_fused(logits, targets, divisor, grad):
 
 
 KERNELS = {"softmax_xent": (softmax_xent, softmax_xent_fused)}
+
+# CUDA C++ (one thread per row; `backend/cuda/kernels.py`): the fused loop's body; each row's loss is
+# written to `row_loss` (float64) and summed on the device.
+CUDA = {"softmax_xent": ("raw T z, raw I t, int32 classes, T inverse", "raw T grad, float64 row_loss", """
+    const ptrdiff_t base = i * classes;
+    T top = z[base];
+    for (int k = 1; k < classes; k++) top = z[base + k] > top ? z[base + k] : top;
+    T norm = 0;
+    for (int k = 0; k < classes; k++) { T e = exp(z[base + k] - top); grad[base + k] = e; norm += e; }
+    const ptrdiff_t y = t[i];
+    row_loss = log((double)norm) - (double)(z[base + y] - top);
+    const T scale = inverse / norm;
+    for (int k = 0; k < classes; k++) grad[base + k] *= scale;
+    grad[base + y] -= inverse;
+""")}

@@ -25,3 +25,6 @@ def outer_fused(x, grad, out):
 
 
 KERNELS = {"outer": (outer, outer_fused)}
+
+# CUDA C++, one thread per output element (`backend/cuda/kernels.py`)
+CUDA = {"outer": ("raw T x, raw T g, int64 outputs", "T out", "out = x[i / outputs] * g[i % outputs];")}

@@ -141,3 +141,32 @@ def rmsprop_fused(p, g, s, c, u, lr, alpha, eps, momentum, centered, wd):
 
 
 KERNELS = {"sgd": (sgd, sgd_fused), "adam": (adam, adam_fused), "rmsprop": (rmsprop, rmsprop_fused)}
+
+# CUDA C++, one thread per parameter (`backend/cuda/kernels.py` turns the rules' options into these arguments)
+CUDA = {
+    "sgd_plain": ("T g, T lr, T wd", "T p", "p -= lr * (g + wd * p);"),
+    "sgd": ("T g, T lr, T mu, T keep, T wd, bool nesterov, bool first", "T p, T v", """
+        T grad = g + wd * p;
+        T vel = first ? grad : mu * v + keep * grad;
+        v = vel;
+        p -= lr * (nesterov ? grad + mu * vel : vel);
+    """),
+    "adam": ("T g, T step, T root2, T b1, T b2, T c1, T c2, T eps, T decay, T l2", "T p, T m, T s", """
+        T grad = g + l2 * p;
+        T mean = b1 * m + c1 * grad;
+        T square = b2 * s + c2 * (grad * grad);
+        m = mean;
+        s = square;
+        p = p * decay - step * (mean / (sqrt(square) / root2 + eps));
+    """),
+    "rmsprop": ("T g, T lr, T a, T keep, T eps, T mu, T wd, bool centered, bool with_momentum",
+                "T p, T s, T c, T u", """
+        T grad = g + wd * p;
+        T square = a * s + keep * grad * grad;
+        s = square;
+        if (centered) { T mean = a * c + keep * grad; c = mean; square -= mean * mean; }
+        T direction = grad / (sqrt(square) + eps);
+        if (with_momentum) { direction = mu * u + direction; u = direction; }
+        p -= lr * direction;
+    """),
+}

@@ -77,3 +77,28 @@ def warp_bilinear_fused(x, index, matrices, displacement, height, width, factor,
 
 
 KERNELS = {"warp_bilinear": (warp_bilinear, warp_bilinear_fused)}
+
+# CUDA C++, one thread per output pixel (`backend/cuda/kernels.py`): the fused loop's body, in float32 like it
+CUDA = {"warp_bilinear": (
+    "raw X x, raw I index, raw float32 m, raw float32 d, int32 elastic, int32 height, int32 width, float32 factor",
+    "T out", """
+    const int area = height * width;
+    const ptrdiff_t b = i / area;
+    const int y = (int)(i % area) / width, c = (int)(i % area) % width;
+    const ptrdiff_t at = b * 6;
+    float sx = (m[at] * (float)c + m[at + 1] * (float)y) + m[at + 2];
+    float sy = (m[at + 3] * (float)c + m[at + 4] * (float)y) + m[at + 5];
+    if (elastic) { sx += d[(b * 2 * height + y) * width + c]; sy += d[((b * 2 + 1) * height + y) * width + c]; }
+    const float x0 = floorf(sx), y0 = floorf(sy);
+    const float fx = sx - x0, fy = sy - y0;
+    const int col = (int)x0, row = (int)y0;
+    const bool top_in = 0 <= row && row < height, bottom_in = 0 <= row + 1 && row + 1 < height;
+    const bool left_in = 0 <= col && col < width, right_in = 0 <= col + 1 && col + 1 < width;
+    const ptrdiff_t start = (ptrdiff_t)index[b] * area + row * width + col;
+    const float p00 = top_in && left_in ? (float)x[start] : 0.0f;
+    const float p01 = top_in && right_in ? (float)x[start + 1] : 0.0f;
+    const float p10 = bottom_in && left_in ? (float)x[start + width] : 0.0f;
+    const float p11 = bottom_in && right_in ? (float)x[start + width + 1] : 0.0f;
+    const float top = (1.0f - fx) * p00 + fx * p01, bottom = (1.0f - fx) * p10 + fx * p11;
+    out = (T)(((1.0f - fy) * top + fy * bottom) * factor);
+""")}

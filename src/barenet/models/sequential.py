@@ -201,6 +201,8 @@ class Sequential:
         """Choose the loss (default: the one that fits `output`) and the optimizer."""
         self.loss = chosen = losses.get(loss if loss is not None else LOSS_FOR_OUTPUT.get(self.output or "softmax"))
         self.optimizer = optimizers.get(optimizer)
+        chosen.build(self.backend)  # the loss and the optimizer compute where the model's arrays live
+        self.optimizer.build(self.backend)
         self.output = output_activation(self.output, chosen, self.layers[-1])
         fused = chosen.fuses
         self.output_layer = activation(self.output) if fused is None and self.output != "linear" else None
@@ -303,7 +305,7 @@ class Sequential:
     def predict_logits(self, x):
         """Raw outputs of the last layer, (N, outputs), as a NumPy array (computed on the model's device)."""
         x = inputs.features(x, self.in_features, self.dtype)
-        with self.backend.activated():
+        with self.backend.activated(), self.backend.floats():
             parts = [self.backend.to_numpy(logits) for _, logits in self.logit_chunks(x)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 

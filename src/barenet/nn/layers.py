@@ -15,8 +15,10 @@ The protocol every layer follows:
 Layers with parameters keep the maths in private `_fwd`/`_bwd` (shapes in their
 docstrings) and the bookkeeping (checks, saved inputs, reused buffers) in the
 public `forward`/`backward`; the element-wise layers are short enough to be both.
-Array maths goes through `self.backend.xp` (NumPy, or CuPy for a model on "cuda"), and
-element-wise kernels through `kernels.on(array)`, so one layer runs on either device.
+A layer computes through its `backend` (`barenet.backend`: the model's, given to `build`; the CPU's
+until then): array maths through `backend.xp` (NumPy, or CuPy for a model on "cuda"), matrix
+products through `backend.gemm`, element-wise kernels through `backend.kernels`. It never asks
+an array where it lives, so one layer runs on every device.
 
 Arrays returned by `forward`/`backward` while training may be buffers that the
 layer reuses on its next call (the hot loop allocates nothing it can reuse):
@@ -30,8 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import kernels
-from ..backend import CPU, Backend
+from ..backend import Backend, get_backend
 from ..errors import ConfigError, ShapeError
 from ..kernels.activations import IDENTITY
 from . import functional, initializers
@@ -43,9 +44,9 @@ class Layer:
     in_features: int | None = None  # None: takes inputs of any width
     constrained = False             # True: apply_constraints() must run after every update
     gives_probabilities = False     # True: the outputs are probabilities (Softmax, Sigmoid)
-    backend: Backend = CPU          # where its arrays live: set by build()
 
     def __init__(self):
+        self.backend: Backend = get_backend("cpu")  # where its arrays live and how it computes: set by build()
         self.params: dict = {}
         self.grads: dict = {}
         self.propagate_grad = True  # False for a first layer: its input gradient is never used
@@ -166,9 +167,9 @@ class Dense(Layer):
 
     def _fwd(self, x, act, alpha, out=None):
         """y = act(x @ W + b): x (batch, in), W (in, out), b (out,) -> y (batch, out), into `out` if given."""
-        y = self.backend.xp.matmul(x, self.params["W"], out=out)
+        y = self.backend.gemm.matmul(x, self.params["W"], out=out)
         if self.use_bias or act != IDENTITY:
-            kernels.on(y).bias_act(y, self.params["b"] if self.use_bias else y[0, :0], act, y.dtype.type(alpha))
+            self.backend.kernels.bias_act(y, self.params["b"] if self.use_bias else y[0, :0], act, y.dtype.type(alpha))
         return y
 
     def _bwd(self, x, y, grad_out, act, alpha, grad_pre, grad_in=None):
@@ -179,14 +180,14 @@ class Dense(Layer):
         """
         if act != IDENTITY or self.use_bias:
             grad_b = self.grads["b"] if self.use_bias else y[0, :0]
-            kernels.on(y).act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
+            self.backend.kernels.act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
         if x.shape[0] == 1:  # per-sample SGD: a rank-1 outer product, far faster than a GEMM with inner size 1
-            kernels.on(x).outer(x, grad_pre, self.grads["W"])
+            self.backend.kernels.outer(x, grad_pre, self.grads["W"])
         else:
-            self.backend.xp.matmul(x.T, grad_pre, out=self.grads["W"])
+            self.backend.gemm.matmul(x.T, grad_pre, out=self.grads["W"])
         if grad_in is None:
             return None
-        return self.backend.xp.matmul(grad_pre, self.params["W"].T, out=grad_in)
+        return self.backend.gemm.matmul(grad_pre, self.params["W"].T, out=grad_in)
 
     def apply_constraints(self) -> None:
         """Rescale columns of W whose L2 norm exceeds `max_norm` (after an update)."""
@@ -268,7 +269,7 @@ class Sigmoid(Layer):
     gives_probabilities = True
 
     def forward(self, x, training=False):
-        self._out = functional.sigmoid(x)
+        self._out = functional.sigmoid(x, self.backend.xp)
         return self._out
 
     def backward(self, grad_out):
@@ -300,7 +301,7 @@ class Softmax(Layer):
     gives_probabilities = True
 
     def forward(self, x, training=False):
-        self._out = functional.softmax(x)
+        self._out = functional.softmax(x, self.backend.xp)
         return self._out
 
     def backward(self, grad_out):
@@ -348,14 +349,15 @@ class Dropout(Layer):
                                                         else np.float64))
         self._keep = self._buffer("keep", x.shape, bool)
         out = self._buffer("out", x.shape, x.dtype)
-        kernels.on(x).dropout_forward(x, uniform, uniform.dtype.type(self.rate), self._scale(x.dtype), self._keep, out)
+        self.backend.kernels.dropout_forward(x, uniform, uniform.dtype.type(self.rate), self._scale(x.dtype),
+                                             self._keep, out)
         return out
 
     def backward(self, grad_out):
         if self._keep is None:
             return grad_out
         grad_in = self._buffer("grad_in", grad_out.shape, grad_out.dtype)
-        kernels.on(grad_out).dropout_backward(grad_out, self._keep, self._scale(grad_out.dtype), grad_in)
+        self.backend.kernels.dropout_backward(grad_out, self._keep, self._scale(grad_out.dtype), grad_in)
         return grad_in
 
     def _scale(self, dtype):

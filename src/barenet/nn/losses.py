@@ -11,8 +11,9 @@ losses (MSE, binary cross-entropy) it also averages over the output units, as
 PyTorch and Keras do. Reduction "sum" sums over everything, which is what
 notebooks that add up per-sample gradients are doing.
 
-A loss computes with its inputs' array module (NumPy, or CuPy on a GPU). `forward`
-returns a Python float for host arrays; on a device it may return a 0-d device array
+A loss computes through its `backend` (the model's, given by `build` when the model is
+compiled; the CPU's until then): `backend.xp` (NumPy, or CuPy on a GPU) and `backend.kernels`.
+`forward` returns a Python float on the CPU; on a device it may return a 0-d device array
 instead (reading it would wait for the device), which `float()` turns into the number.
 
 `fuses` names the output activation a loss applies to the logits itself
@@ -22,8 +23,7 @@ outputs (probabilities or values).
 
 from __future__ import annotations
 
-from .. import kernels
-from ..backend import array_module, scalar
+from ..backend import Backend, get_backend
 from ..errors import ConfigError
 from ..registry import build, config_repr
 from .functional import one_hot, sigmoid
@@ -39,6 +39,11 @@ class Loss:
         if reduction not in REDUCTIONS:
             raise ConfigError(f"unknown reduction {reduction!r}: use 'mean' or 'sum'")
         self.reduction = reduction
+        self.backend: Backend = get_backend("cpu")
+
+    def build(self, backend: Backend) -> None:
+        """Compute on `backend` from now on (`Sequential.compile` hands over the model's)."""
+        self.backend = backend
 
     def __call__(self, outputs, targets) -> float:
         return self.forward(outputs, targets)
@@ -59,7 +64,7 @@ class Loss:
 
     def _dense(self, targets, outputs):
         if targets.ndim == 1:
-            return one_hot(targets, outputs.shape[1], outputs.dtype)
+            return one_hot(targets, outputs.shape[1], outputs.dtype, self.backend.xp)
         return targets.astype(outputs.dtype, copy=False)
 
     def _scale(self, outputs, per_element: bool) -> float:
@@ -97,8 +102,8 @@ class SoftmaxCrossEntropy(Loss):
         if targets.ndim == 1 and self.label_smoothing == 0.0:
             # The common case in one kernel pass: loss and gradient (`kernels.losses`).
             self._grad = self._buffer(outputs)
-            return kernels.on(outputs).softmax_xent(outputs, targets, self._divisor, self._grad) / self._divisor
-        xp = array_module(outputs)
+            return self.backend.kernels.softmax_xent(outputs, targets, self._divisor, self._grad) / self._divisor
+        xp = self.backend.xp
         maxes = outputs.max(axis=1, keepdims=True)
         log_probs = outputs - maxes
         log_probs -= xp.log(xp.exp(log_probs).sum(axis=1, keepdims=True))
@@ -106,13 +111,13 @@ class SoftmaxCrossEntropy(Loss):
         self._grad = xp.exp(log_probs)
         self._grad -= dense
         self._grad *= self._grad.dtype.type(1.0 / self._divisor)
-        return -scalar((dense * log_probs).sum()) / self._divisor
+        return -self.backend.scalar((dense * log_probs).sum()) / self._divisor
 
     def _buffer(self, outputs):
         """The gradient's array, reused from step to step while the batch shape stays."""
         grad = getattr(self, "_grad", None)
         if grad is None or grad.shape != outputs.shape or grad.dtype != outputs.dtype:
-            grad = array_module(outputs).empty_like(outputs)
+            grad = self.backend.xp.empty_like(outputs)
         return grad
 
     def _smoothed(self, targets, outputs):
@@ -137,7 +142,7 @@ class ClippedProbabilityLoss(Loss):
 
     def _clip(self, outputs, targets, per_element: bool):
         """(clipped outputs, dense targets), both (batch, units); saved for backward."""
-        clipped = array_module(outputs).clip(outputs, self.eps, 1.0 - self.eps)
+        clipped = self.backend.xp.clip(outputs, self.eps, 1.0 - self.eps)
         dense = self._dense(targets, outputs)
         self._saved = (outputs, clipped, dense)
         self._divisor = self._scale(outputs, per_element=per_element)
@@ -156,7 +161,7 @@ class CategoricalCrossEntropy(ClippedProbabilityLoss):
 
     def forward(self, outputs, targets):
         clipped, dense = self._clip(outputs, targets, per_element=False)
-        return -scalar((dense * array_module(clipped).log(clipped)).sum()) / self._divisor
+        return -self.backend.scalar((dense * self.backend.xp.log(clipped)).sum()) / self._divisor
 
     def backward(self):
         outputs, clipped, dense = self._saved
@@ -173,7 +178,7 @@ class MeanSquaredError(Loss):
     def forward(self, outputs, targets):
         self._diff = outputs - self._dense(targets, outputs)
         self._divisor = self._scale(outputs, per_element=True)
-        return scalar((self._diff * self._diff).sum()) / self._divisor
+        return self.backend.scalar((self._diff * self._diff).sum()) / self._divisor
 
     def backward(self):
         return self._diff * self._diff.dtype.type(2.0 / self._divisor)
@@ -190,9 +195,9 @@ class BinaryCrossEntropy(ClippedProbabilityLoss):
 
     def forward(self, outputs, targets):
         clipped, dense = self._clip(outputs, targets, per_element=True)
-        xp = array_module(clipped)
+        xp = self.backend.xp
         total = -(dense * xp.log(clipped) + (1.0 - dense) * xp.log1p(-clipped)).sum()
-        return scalar(total) / self._divisor
+        return self.backend.scalar(total) / self._divisor
 
     def backward(self):
         outputs, clipped, dense = self._saved
@@ -217,13 +222,13 @@ class SigmoidBinaryCrossEntropy(Loss):
         dense = self._dense(targets, outputs)
         self._saved = (outputs, dense)
         self._divisor = self._scale(outputs, per_element=True)
-        xp = array_module(outputs)
+        xp = self.backend.xp
         total = (xp.maximum(outputs, 0) - outputs * dense + xp.log1p(xp.exp(-xp.abs(outputs)))).sum()
-        return scalar(total) / self._divisor
+        return self.backend.scalar(total) / self._divisor
 
     def backward(self):
         outputs, dense = self._saved
-        grad = sigmoid(outputs) - dense
+        grad = sigmoid(outputs, self.backend.xp) - dense
         return grad / grad.dtype.type(self._divisor)
 
 

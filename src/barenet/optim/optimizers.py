@@ -20,17 +20,21 @@ torch step for step:
 it (torch.nn.utils.clip_grad_norm_: factor clipnorm / (norm + 1e-6)).
 
 A step: `optimizer.step(params, grads)` with the true gradients. Each rule runs as
-one kernel over the whole flat buffer (`barenet.kernels.updates`: the NumPy
-reference and the fused loop side by side; `kernels/gpu.py` for CuPy arrays). State arrays
-are created with the parameters' array module, on their device.
+one kernel over the whole flat buffer (`barenet.kernels.updates`: the NumPy reference, the
+fused loop and the CUDA source side by side). Like tinygrad's optimizers, which read the
+device once from their parameters, an optimizer is given the model's `backend` once
+(`build`, at `Sequential.compile`; the CPU's until then): its kernels update the
+parameters, and its array module creates the state, on the parameters' device.
 """
 
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
-from .. import kernels
-from ..backend import array_module
+import numpy
+
+from ..backend import Backend, get_backend
 from ..errors import ConfigError
 from ..registry import build, config_repr
 from . import schedules
@@ -53,6 +57,11 @@ class Optimizer:
         self.clipnorm = None if clipnorm is None else _check_nonnegative("clipnorm", clipnorm)
         self.iterations = 0
         self.state: list[dict] = []
+        self.backend: Backend = get_backend("cpu")
+
+    def build(self, backend: Backend) -> None:
+        """Update parameters on `backend` from now on (`Sequential.compile` hands over the model's)."""
+        self.backend = backend
 
     def set_lr(self, epoch: int) -> float:
         """At the start of an epoch: set `lr` from the schedule (per-epoch schedules); returns it."""
@@ -68,7 +77,7 @@ class Optimizer:
             self.state = [self._new_state(p) for p in params]
         self.iterations += 1
         if self.clipnorm is not None:
-            clip_by_global_norm(grads, self.clipnorm)
+            clip_by_global_norm(grads, self.clipnorm, self.backend.xp)
         for param, grad, state in zip(params, grads, self.state):
             self._update(param, grad, state)
 
@@ -106,7 +115,8 @@ class Optimizer:
         for key, value in state["arrays"].items():
             index, name = key.split(".", 1)
             param = params[int(index)]
-            self.state[int(index)][name] = array_module(param).array(value, dtype=param.dtype)
+            with self.backend.activated():
+                self.state[int(index)][name] = self.backend.xp.array(value, dtype=param.dtype)
         for slot in self.state:
             _unfold_velocity(slot)
 
@@ -125,9 +135,10 @@ def _unfold_velocity(state: dict) -> None:
         state["velocity"] /= state["velocity"].dtype.type(scale)
 
 
-def clip_by_global_norm(grads: list, max_norm: float) -> float:
-    """Scale all gradients in place so their joint L2 norm is at most `max_norm`; return the norm."""
-    total = math.sqrt(sum(float(array_module(g).vdot(g.ravel(), g.ravel())) for g in grads))  # a device wait
+def clip_by_global_norm(grads: list, max_norm: float, xp: ModuleType = numpy) -> float:
+    """Scale all gradients (arrays of the module `xp`) in place so their joint L2 norm is at most `max_norm`;
+    return the norm."""
+    total = math.sqrt(sum(float(xp.vdot(g.ravel(), g.ravel())) for g in grads))  # a device wait
     factor = max_norm / (total + 1e-6)
     if factor < 1.0:
         for g in grads:
@@ -151,12 +162,12 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _new_state(self, param):
-        return {"velocity": array_module(param).zeros_like(param)} if self.momentum else {}
+        return {"velocity": self.backend.xp.zeros_like(param)} if self.momentum else {}
 
     def _update(self, param, grad, state):
         velocity = state.get("velocity", param[:0])
-        kernels.on(param).sgd(param, grad, velocity, self.lr, self.momentum, self.dampening, self.nesterov,
-                        self.weight_decay, self.iterations == 1)
+        self.backend.kernels.sgd(param, grad, velocity, self.lr, self.momentum, self.dampening, self.nesterov,
+                                 self.weight_decay, self.iterations == 1)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
@@ -181,12 +192,12 @@ class Adam(Optimizer):
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, param):
-        xp = array_module(param)
+        xp = self.backend.xp
         return {"m": xp.zeros_like(param), "v": xp.zeros_like(param)}
 
     def _update(self, param, grad, state):
-        kernels.on(param).adam(param, grad, state["m"], state["v"], self.lr, self.beta1, self.beta2, self.eps,
-                         self.weight_decay, self.decoupled, self.iterations)
+        self.backend.kernels.adam(param, grad, state["m"], state["v"], self.lr, self.beta1, self.beta2, self.eps,
+                                  self.weight_decay, self.decoupled, self.iterations)
 
     def get_config(self):
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
@@ -219,7 +230,7 @@ class RMSprop(Optimizer):
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, param):
-        xp = array_module(param)
+        xp = self.backend.xp
         state = {"square_avg": xp.zeros_like(param)}
         if self.momentum:
             state["momentum_buffer"] = xp.zeros_like(param)
@@ -229,9 +240,9 @@ class RMSprop(Optimizer):
 
     def _update(self, param, grad, state):
         empty = param[:0]
-        kernels.on(param).rmsprop(param, grad, state["square_avg"], state.get("grad_avg", empty),
-                            state.get("momentum_buffer", empty), self.lr, self.alpha, self.eps, self.momentum,
-                            self.centered, self.weight_decay)
+        self.backend.kernels.rmsprop(param, grad, state["square_avg"], state.get("grad_avg", empty),
+                                     state.get("momentum_buffer", empty), self.lr, self.alpha, self.eps,
+                                     self.momentum, self.centered, self.weight_decay)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,

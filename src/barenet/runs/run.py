@@ -322,7 +322,7 @@ def finish(prepared: Prepared, trainer: Trainer, run_dir: Path, wall_start: floa
     plots = write_plots(model, ds, proba, counts, rows, run_dir)
     train_seconds = float(sum(row["seconds"] for row in rows))
     summary = {
-        "name": config["name"], "dataset": ds.name, "barenet_version": __version__,
+        "name": config["name"], "dataset": ds.name, "barenet_version": __version__, "backend": model.backend.settings(),
         "test_accuracy": test["accuracy"], "test_loss": test["loss"],
         "epochs_run": len(rows), "epochs_planned": config["train"]["epochs"],
         "train_seconds": round(train_seconds, 3), "wall_seconds": round(time.perf_counter() - wall_start, 3),

@@ -27,7 +27,6 @@ batch is uploaded.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -53,7 +52,7 @@ DIVERGENCE_FACTOR = 100.0
 class Augmenter(Protocol):
     """What a Trainer needs of an augmentation (`data.augment.Augment` has it)."""
 
-    def __call__(self, x, index, dtype) -> Any: ...  # (N, features) rows, (B,) index -> (B, features) floats
+    def __call__(self, x, index, dtype, backend) -> Any: ...  # (N, features) rows, (B,) index -> (B, features)
     def state_dict(self) -> dict: ...
     def load_state_dict(self, state: dict) -> None: ...
 
@@ -122,7 +121,8 @@ class Trainer:
         (the schedule and early stopping watch loss or val_loss); e.g. {"test": ...} when asked for explicitly.
         Raises TrainingDiverged (weights restored to the epoch's start) if the loss turns NaN/inf.
         """
-        with self.model.backend.activated():  # "cuda:N": allocate on that GPU
+        backend = self.model.backend
+        with backend.activated(), backend.floats():  # "cuda:N": allocate on that GPU; the CPU: no subnormals
             return self._fit(x, y, epochs, validation_data, validation_split, max_steps, monitor)
 
     def _fit(self, x, y, epochs: int, validation_data, validation_split: float, max_steps: int | None,
@@ -141,8 +141,7 @@ class Trainer:
         if self.initial_loss is None and self.epoch < epochs:
             start_loss = self._evaluate(data.x[:256], data.y[:256])["loss"]
             self.initial_loss = start_loss if math.isfinite(start_loss) else None
-        step_flops = 6 * batch_size * self.model.count_params() if self.model.backend.xp is np else math.inf
-        with _blas_threads(step_flops):  # host BLAS only: a GPU's GEMMs are cuBLAS's
+        with self._gemm_threads(batch_size):
             while self.epoch < epochs and not self.model.stop_training and steps_left > 0:
                 logs = self._train_epoch(data, batch_size, callbacks, steps_left)
                 steps_left -= math.ceil(len(x) / batch_size)
@@ -189,6 +188,12 @@ class Trainer:
                 callback.load_state_dict(state)
         return callbacks
 
+    def _gemm_threads(self, batch_size: int):
+        """A context that keeps the GEMM provider to one thread for steps too small to gain from a second one
+        (the GEMM FLOPs of a step below SINGLE_THREAD_BELOW_FLOPS); a GPU's provider ignores it."""
+        step_flops = 6 * batch_size * self.model.count_params()
+        return self.model.backend.gemm.threads(1 if step_flops < SINGLE_THREAD_BELOW_FLOPS else None)
+
     # ----- one epoch, one step -------------------------------------------------------
     def _train_epoch(self, data: Resident, batch_size: int, callbacks: list[Callback],
                      steps_left: float) -> dict | None:
@@ -226,9 +231,11 @@ class Trainer:
     def _batch(self, data: Resident, index, host_index):
         """The batch's rows as the model's floats: gathered on the device, or distorted by the augmentation
         (on the host, from the host rows, then uploaded)."""
+        backend = self.model.backend
         if self.augment is None:
-            return gather(data.x, index, self.model.dtype)
-        return self.model.backend.asarray(self.augment(data.host_x, host_index, self.model.dtype))
+            return gather(data.x, index, self.model.dtype, backend)
+        host_backend = backend if backend.on_host else None  # the host's kernels warp host rows
+        return backend.asarray(self.augment(data.host_x, host_index, self.model.dtype, host_backend))
 
     def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
         """Forward, backward, update: (loss, outputs the loss saw, gradients if a callback needs them)."""
@@ -278,7 +285,8 @@ class Trainer:
     def evaluate(self, x, y) -> dict:
         """Mean loss and accuracy on (x, y): {"loss": float, "accuracy": float}."""
         self.model.require_compiled()
-        with self.model.backend.activated():
+        backend = self.model.backend
+        with backend.activated(), backend.floats():
             return self._evaluate(*self._uploaded(*self._validated(x, y)))
 
     def _evaluate(self, x, y) -> dict:
@@ -331,10 +339,3 @@ def count_correct(outputs, targets, threshold: float = 0.5) -> int:
     return int(correct_predictions(outputs, targets, threshold))
 
 
-def _blas_threads(step_flops: float):
-    """A context that keeps BLAS to one thread for steps too small to gain from a second one."""
-    if step_flops >= SINGLE_THREAD_BELOW_FLOPS:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
