@@ -16,7 +16,7 @@ import pytest
 
 import barenet as bn
 import fakedevice  # noqa: F401 (registers the "fake" device)
-from barenet import backend, kernels
+from barenet import backend
 from barenet.errors import ConfigError
 from barenet.models import loading
 from barenet.runs import config as cfg
