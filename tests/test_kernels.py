@@ -97,6 +97,25 @@ def test_outer_product_of_one_sample(dtype):
     np.testing.assert_allclose(ref[0], x.T @ grad, **KERNEL_TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("density", [0.0, 0.2, 1.0])
+def test_vector_matrix_skips_zero_inputs_and_equals_the_product(dtype, density):
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((1, 97)) * (rng.random((1, 97)) < density)).astype(dtype)
+    W = rng.standard_normal((97, 23)).astype(dtype)
+    (_, ref), (_, got) = both("vector_matrix", x, W, np.full((1, 23), np.nan, dtype), compare=[2])
+    assert_kernel_close(ref, got, dtype)
+    np.testing.assert_allclose(ref[0], x @ W, **KERNEL_TOLERANCE[dtype])
+
+
+def test_vector_matrix_does_not_read_the_rows_of_zero_inputs():
+    x, W = np.array([[0.0, 2.0, 0.0]], np.float32), np.ones((3, 4), np.float32)
+    W[0] = W[2] = np.nan  # read, they would make every output NaN
+    out = np.empty((1, 4), np.float32)
+    FUSED.vector_matrix(x, W, out)
+    np.testing.assert_array_equal(out, [[2.0, 2.0, 2.0, 2.0]])
+
+
 UPDATES = {
     "sgd": [dict(momentum=0.0, dampening=0.0, nesterov=False, wd=0.0), dict(momentum=0.9, dampening=0.0,
             nesterov=True, wd=1e-3), dict(momentum=0.9, dampening=0.5, nesterov=False, wd=0.0)],
@@ -128,6 +147,34 @@ def test_optimizer_updates_over_several_steps(dtype, name, options):
             getattr(impl, name)(*update_args(name, options, p, g, state, step))
         results.append([p, *state])
     assert_kernel_close(results[0], results[1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", UPDATES["sgd"])
+def test_sgd_from_a_rank_one_gradient_equals_sgd_on_the_formed_gradient(dtype, options):
+    """`sgd_outer` (x, grad never formed) against `outer` + `sgd` (the gradient formed), five steps: the fused
+    loop does the same float operations in the same order, so it equals the two-kernel path exactly."""
+    rng = np.random.default_rng(10)
+    start = rng.standard_normal((31, 9)).astype(dtype)
+    results = []
+    for name in ("reference", "fused", "fused, formed"):
+        impl = REFERENCE if name == "reference" else FUSED
+        p, v = start.copy(), (np.zeros_like(start) if options["momentum"] else start[:0])
+        for step in range(1, 6):
+            step_rng = np.random.default_rng(step)
+            x = (step_rng.standard_normal((1, 31)) * (step_rng.random((1, 31)) < 0.5)).astype(dtype)
+            grad = step_rng.standard_normal((1, 9)).astype(dtype)
+            args = (0.05, options["momentum"], options["dampening"], options["nesterov"], options["wd"], step == 1)
+            if name == "fused, formed":
+                formed = np.empty_like(p)
+                impl.outer(x, grad, formed)
+                impl.sgd(p.reshape(-1), formed.reshape(-1), v.reshape(-1), *args)
+            else:
+                impl.sgd_outer(p, x, grad, v, *args)
+        results.append((p, v))
+    assert_kernel_close(results[0], results[1], dtype)
+    for got, want in zip(results[1], results[2]):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("kind", ["relu", "leaky_relu", "sigmoid", "tanh", None])

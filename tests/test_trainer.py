@@ -158,3 +158,49 @@ def test_the_flat_module_names_of_barenet_0_1_still_import():
     assert OldEarlyStopping is EarlyStopping and SGD is optimizers.SGD
     assert Dense is bn.nn.layers.Dense and bn.activations.softmax is bn.nn.functional.softmax
     assert bn.schedules.CosineDecay is bn.optim.schedules.CosineDecay
+
+
+# ----- per-sample SGD from unformed weight gradients -------------------------------------------
+@pytest.mark.parametrize("kernels", ["fused", "numpy"])
+@pytest.mark.parametrize("options", [dict(momentum=0.9, nesterov=True, weight_decay=1e-3), dict(momentum=0.0),
+                                     dict(momentum=0.9, dampening=0.3)])
+def test_per_sample_sgd_from_factors_equals_sgd_on_formed_gradients(kernels, options):
+    """At batch 1 SGD updates each weight matrix from x and grad_pre (`sgd_outer`), never writing the
+    gradient; a callback that reads gradients makes the Trainer form them. Both end bit for bit alike."""
+    import fakedevice
+    from barenet import backend
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (120, 30), dtype=np.uint8)
+    x[rng.random(x.shape) < 0.6] = 0
+    y = rng.integers(0, 4, 120)
+    runs = {}
+    for formed in (False, True):
+        recording = fakedevice.Recording(backend.get_backend("cpu", kernels=kernels).kernels)
+        device = fakedevice.make("fake", kernels=recording)
+        model = bn.MLP([30, 12, 8, 4], seed=1, device=device).compile(optimizer=bn.optimizers.SGD(lr=0.05, **options))
+        watcher = bn.callbacks.LambdaCallback(on_step_end=lambda step: None)
+        watcher.needs_gradients = formed
+        model.fit(x, y, epochs=2, batch_size=1, verbose=0, callbacks=[watcher])
+        runs[formed] = (model.get_weights(), recording.calls)
+    (unformed_weights, unformed_calls), (formed_weights, formed_calls) = runs[False], runs[True]
+    assert unformed_calls["sgd_outer"] == 3 * 240 and unformed_calls["outer"] == 0
+    assert formed_calls["sgd_outer"] == 0 and formed_calls["outer"] == 3 * 240
+    for a, b in zip(unformed_weights, formed_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_per_sample_adam_forms_the_gradient_it_needs():
+    """Optimizers without a rank-1 update get the formed gradient: Adam at batch 1 equals Adam given every
+    gradient formed (a callback reading gradients)."""
+    rng = np.random.default_rng(1)
+    x, y = rng.random((50, 20)).astype(np.float32), rng.integers(0, 3, 50)
+    weights = []
+    for formed in (False, True):
+        model = bn.MLP([20, 8, 3], seed=2).compile(optimizer=bn.optimizers.Adam(lr=1e-2))
+        watcher = bn.callbacks.LambdaCallback(on_step_end=lambda step: None)
+        watcher.needs_gradients = formed
+        model.fit(x, y, epochs=1, batch_size=1, verbose=0, callbacks=[watcher])
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)

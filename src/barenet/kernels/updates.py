@@ -71,6 +71,53 @@ def sgd_fused(p, g, v, lr, momentum, dampening, nesterov, wd, first):
             p[i] -= lr * velocity
 
 
+def sgd_outer(p, x, grad, v, lr: float, momentum: float, dampening: float, nesterov: bool, wd: float,
+              first: bool) -> None:
+    """SGD on a weight matrix p (in, out) whose gradient is the rank-1 x.T @ grad (x (1, in), grad (1, out):
+    one sample's), with velocity v (in, out), or an empty (0, out) array without momentum: `sgd` on the
+    formed gradient."""
+    formed = x.reshape(-1, 1) * grad
+    sgd(p.reshape(-1), formed.reshape(-1), v.reshape(-1), lr, momentum, dampening, nesterov, wd, first)
+
+
+def sgd_outer_fused(p, x, grad, v, lr, momentum, dampening, nesterov, wd, first):  # noqa: C901 (a loop per rule)
+    # Each gradient element x[i] * grad[j] is made where it is used and never stored: the update reads and
+    # writes p and v once, where forming the gradient first writes and reads it once more (per-sample SGD).
+    dtype = p.dtype.type
+    lr, mu, wd, keep = dtype(lr), dtype(momentum), dtype(wd), dtype(1.0 - dampening)
+    inputs, outputs = p.shape
+    g = grad[0]
+    for i in range(inputs):
+        xi, row = x[0, i], p[i]
+        if not momentum:
+            for j in range(outputs):
+                row[j] -= lr * (xi * g[j] + wd * row[j])
+            continue
+        velocity = v[i]
+        if first and nesterov:
+            for j in range(outputs):
+                gradient = xi * g[j] + wd * row[j]
+                velocity[j] = gradient
+                row[j] -= lr * (gradient + mu * gradient)
+        elif first:
+            for j in range(outputs):
+                gradient = xi * g[j] + wd * row[j]
+                velocity[j] = gradient
+                row[j] -= lr * gradient
+        elif nesterov:
+            for j in range(outputs):
+                gradient = xi * g[j] + wd * row[j]
+                moved = mu * velocity[j] + gradient
+                velocity[j] = moved
+                row[j] -= lr * (gradient + mu * moved)
+        else:
+            for j in range(outputs):
+                gradient = xi * g[j] + wd * row[j]
+                moved = mu * velocity[j] + keep * gradient
+                velocity[j] = moved
+                row[j] -= lr * moved
+
+
 def adam(p, g, m, s, lr: float, beta1: float, beta2: float, eps: float, wd: float, decoupled: bool,
          t: int) -> None:
     dtype = p.dtype.type
@@ -140,7 +187,8 @@ def rmsprop_fused(p, g, s, c, u, lr, alpha, eps, momentum, centered, wd):
         p[i] -= lr * direction
 
 
-KERNELS = {"sgd": (sgd, sgd_fused), "adam": (adam, adam_fused), "rmsprop": (rmsprop, rmsprop_fused)}
+KERNELS = {"sgd": (sgd, sgd_fused), "sgd_outer": (sgd_outer, sgd_outer_fused), "adam": (adam, adam_fused),
+           "rmsprop": (rmsprop, rmsprop_fused)}
 
 # CUDA C++, one thread per parameter (`backend/cuda/kernels.py` turns the rules' options into these arguments)
 CUDA = {
@@ -150,6 +198,16 @@ CUDA = {
         T vel = first ? grad : mu * v + keep * grad;
         v = vel;
         p -= lr * (nesterov ? grad + mu * vel : vel);
+    """),
+    "sgd_outer": ("raw T x, raw T g, int64 outputs, T lr, T mu, T keep, T wd, bool nesterov, bool first, "
+                  "bool with_momentum", "T p, raw T v", """
+        T grad = x[i / outputs] * g[i % outputs] + wd * p;
+        if (!with_momentum) { p -= lr * grad; }
+        else {
+            T vel = first ? grad : mu * v[i] + keep * grad;
+            v[i] = vel;
+            p -= lr * (nesterov ? grad + mu * vel : vel);
+        }
     """),
     "adam": ("T g, T step, T root2, T b1, T b2, T c1, T c2, T eps, T decay, T l2", "T p, T m, T s", """
         T grad = g + l2 * p;

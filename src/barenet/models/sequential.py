@@ -34,8 +34,9 @@ from ..data.transforms import PIXEL_SCALE, to_floats
 from ..errors import ConfigError, ShapeError, warn
 from ..nn import functional, losses
 from ..nn.fusion import fuse
-from ..nn.layers import Layer, activation
+from ..nn.layers import Dense, Layer, activation
 from ..optim import optimizers
+from ..optim.gradients import OuterProducts
 from ..optim.optimizers import Optimizer
 from ..training import inputs
 from ..training.callbacks import Callback, History, verbosity_callbacks
@@ -53,7 +54,8 @@ def pack(layer_list: list, dtype, xp=np) -> tuple:
 
     The optimizer then updates the whole network with a few array operations per
     step instead of a few per parameter, which matters most for per-sample SGD.
-    Returns (flat_params, flat_grads), 1-D arrays of the array module `xp` (the layers' device).
+    Returns (flat_params, flat_grads, starts): 1-D arrays of the array module `xp` (the layers' device),
+    and where each (layer, key)'s parameter starts in them.
     """
     entries = [(layer, key) for layer in layer_list for key in layer.params]
     offsets, total = [], 0
@@ -61,13 +63,15 @@ def pack(layer_list: list, dtype, xp=np) -> tuple:
         offsets.append(total)
         total += -(-layer.params[key].size // ALIGN) * ALIGN
     flat_params, flat_grads = xp.zeros(total, dtype=dtype), xp.zeros(total, dtype=dtype)
+    starts = {}
     for (layer, key), start in zip(entries, offsets):
+        starts[id(layer), key] = start
         shape, size = layer.params[key].shape, layer.params[key].size
         view = flat_params[start:start + size].reshape(shape)
         view[...] = layer.params[key]
         layer.params[key] = view
         layer.grads[key] = flat_grads[start:start + size].reshape(shape)
-    return flat_params, flat_grads
+    return flat_params, flat_grads, starts
 
 
 def output_activation(output: str | None, loss: losses.Loss, last: Layer) -> str:
@@ -110,8 +114,11 @@ class Sequential:
             for layer in self.layers:
                 layer.build(self.rng, self.dtype, self.backend)
             self.in_features, self.out_features = self._check_chain()
-            self.flat_params, self.flat_grads = pack(self.layers, self.dtype, self.backend.xp)
+            self.flat_params, self.flat_grads, starts = pack(self.layers, self.dtype, self.backend.xp)
         self.optimizer_slots = ([self.flat_params], [self.flat_grads])  # what the optimizer updates
+        # Dense weights by their place in the flat buffer: their one-sample gradients can stay unformed
+        self._weights = [(layer, starts[id(layer), "W"]) for layer in self.layers if isinstance(layer, Dense)]
+        self._unformed = False
         self.loss: losses.Loss | None = None
         self.optimizer: Optimizer | None = None
         self.stop_training = False
@@ -237,10 +244,29 @@ class Sequential:
             x = layer.forward(x, True)
         return x
 
-    def backward(self, grad_out) -> None:
-        """Backpropagate dLoss/d(outputs the loss saw) (batch, outputs); fills every layer's `grads`."""
+    def backward(self, grad_out, unformed: bool = False) -> None:
+        """Backpropagate dLoss/d(outputs the loss saw) (batch, outputs); fills every layer's `grads`.
+
+        unformed: one sample's weight gradients (x.T @ grad, rank 1) are not written into `grads` but kept
+        as their factors for the optimizer: pass `step_slots()` to `optimizer.step` right after."""
+        if unformed != self._unformed:
+            for dense, _ in self._weights:
+                dense.defer_outer = unformed
+            self._unformed = unformed
         for layer in reversed(self._chain[self._grad_stop:]):
             grad_out = layer.backward(grad_out)
+
+    def step_slots(self) -> tuple[list, list]:
+        """([flat_params], [gradient]) for `optimizer.step` after a backward: the flat gradient, or an
+        `OuterProducts` naming the one-sample weight gradients an `unformed` backward left as factors."""
+        if not self._unformed:
+            return self.optimizer_slots
+        parts = []
+        for dense, start in self._weights:
+            if dense.outer_factors is not None:
+                parts.append((start, dense.params["W"].shape, *dense.outer_factors))
+                dense.outer_factors = None
+        return [self.flat_params], [OuterProducts(self.flat_grads, parts) if parts else self.flat_grads]
 
     def compute_gradients(self, x_batch, y_batch) -> tuple[float, object]:
         """Forward and backward in training mode: fills `grads` with the true gradients. (loss, outputs)."""

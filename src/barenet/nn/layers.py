@@ -116,6 +116,8 @@ class Dense(Layer):
         self._bias_init = initializers.get(bias_init)
         self._x: Any = None  # the input and output of the last training forward, for backward
         self._y: Any = None
+        self.defer_outer = False  # True: a one-sample weight gradient is kept as its factors (`outer_factors`)
+        self.outer_factors: tuple | None = None
 
     def build(self, rng, dtype=np.float32, backend: Backend | None = None):
         """W (in, out) and b (out,) drawn on the host from `rng`, then placed on `backend`'s device."""
@@ -166,8 +168,15 @@ class Dense(Layer):
         return self._bwd(x, self._y, grad_out, act, alpha, grad_pre, grad_in)
 
     def _fwd(self, x, act, alpha, out=None):
-        """y = act(x @ W + b): x (batch, in), W (in, out), b (out,) -> y (batch, out), into `out` if given."""
-        y = self.backend.gemm.matmul(x, self.params["W"], out=out)
+        """y = act(x @ W + b): x (batch, in), W (in, out), b (out,) -> y (batch, out), into `out` if given.
+
+        One sample (per-sample SGD, one image) is a vector-matrix product that skips the rows of W whose
+        input is 0 (most MNIST pixels, many ReLU outputs); a batch is a GEMM."""
+        if x.shape[0] == 1:
+            y = self.backend.xp.empty((1, self.out_features), self.params["W"].dtype) if out is None else out
+            self.backend.kernels.vector_matrix(x, self.params["W"], y)
+        else:
+            y = self.backend.gemm.matmul(x, self.params["W"], out=out)
         if self.use_bias or act != IDENTITY:
             self.backend.kernels.bias_act(y, self.params["b"] if self.use_bias else y[0, :0], act, y.dtype.type(alpha))
         return y
@@ -176,12 +185,15 @@ class Dense(Layer):
         """x (batch, in), y = act(x @ W + b) (batch, out), grad_out = dL/dy -> dL/dx (batch, in) into
         `grad_in` (None: not needed), through grad_pre = dL/d(x @ W + b) (batch, out).
 
-        Fills grads["W"] = x.T @ grad_pre (in, out) and grads["b"] = grad_pre summed over rows (out,).
+        Fills grads["W"] = x.T @ grad_pre (in, out) and grads["b"] = grad_pre summed over rows (out,); for one
+        sample with `defer_outer` set, keeps (x, grad_pre) in `outer_factors` instead of forming grads["W"].
         """
         if act != IDENTITY or self.use_bias:
             grad_b = self.grads["b"] if self.use_bias else y[0, :0]
             self.backend.kernels.act_backward(grad_out, y, act, y.dtype.type(alpha), grad_pre, grad_b)
-        if x.shape[0] == 1:  # per-sample SGD: a rank-1 outer product, far faster than a GEMM with inner size 1
+        if x.shape[0] == 1 and self.defer_outer:  # the optimizer makes x.T @ grad_pre where it uses it
+            self.outer_factors = (x, grad_pre)
+        elif x.shape[0] == 1:  # per-sample SGD: a rank-1 outer product, far faster than a GEMM with inner size 1
             self.backend.kernels.outer(x, grad_pre, self.grads["W"])
         else:
             self.backend.gemm.matmul(x.T, grad_pre, out=self.grads["W"])

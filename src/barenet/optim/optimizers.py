@@ -38,6 +38,7 @@ from ..backend import Backend, get_backend
 from ..errors import ConfigError
 from ..registry import build, config_repr
 from . import schedules
+from .gradients import OuterProducts
 
 
 def _check_nonnegative(name: str, value) -> float:
@@ -50,6 +51,7 @@ class Optimizer:
     """Base class: the schedule handshake, gradient clipping, state and its saving; subclasses hold the maths."""
 
     name = "optimizer"
+    updates_outer_products = False  # True: `_update` takes an `OuterProducts` gradient as it is (SGD)
 
     def __init__(self, lr=0.01, clipnorm: float | None = None):
         self.schedule = schedules.get(lr)
@@ -72,7 +74,7 @@ class Optimizer:
         """Update every array in `params` in place from its gradient in `grads` (which may be overwritten)."""
         if self.schedule.per == "step":
             self.lr = self.schedule(self.iterations)
-        params, grads = [_flat(p) for p in params], [_flat(g) for g in grads]
+        params, grads = [_flat(p) for p in params], [self._gradient(g) for g in grads]
         if not self.state:
             self.state = [self._new_state(p) for p in params]
         self.iterations += 1
@@ -80,6 +82,14 @@ class Optimizer:
             clip_by_global_norm(grads, self.clipnorm, self.backend.xp)
         for param, grad, state in zip(params, grads, self.state):
             self._update(param, grad, state)
+
+    def _gradient(self, grad):
+        """A flat gradient, or an `OuterProducts` kept unformed for an update that uses the factors."""
+        if not isinstance(grad, OuterProducts):
+            return _flat(grad)
+        if self.updates_outer_products and self.clipnorm is None:  # clipping needs the formed gradient's norm
+            return grad
+        return grad.formed(self.backend.kernels)
 
     def _new_state(self, param) -> dict:
         return {}
@@ -164,10 +174,20 @@ class SGD(Optimizer):
     def _new_state(self, param):
         return {"velocity": self.backend.xp.zeros_like(param)} if self.momentum else {}
 
+    updates_outer_products = True
+
     def _update(self, param, grad, state):
         velocity = state.get("velocity", param[:0])
-        self.backend.kernels.sgd(param, grad, velocity, self.lr, self.momentum, self.dampening, self.nesterov,
-                                 self.weight_decay, self.iterations == 1)
+        options = (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, self.iterations == 1)
+        if not isinstance(grad, OuterProducts):
+            self.backend.kernels.sgd(param, grad, velocity, *options)
+            return
+        for start, stop in grad.gaps():  # biases and the rest: as usual
+            self.backend.kernels.sgd(param[start:stop], grad.flat[start:stop], velocity[start:stop], *options)
+        for start, shape, x, factor in grad.parts:  # per-sample weight gradients: from their factors
+            stop = start + shape[0] * shape[1]
+            weights_velocity = velocity[start:stop].reshape(shape) if velocity.size else param[:0].reshape(0, shape[1])
+            self.backend.kernels.sgd_outer(param[start:stop].reshape(shape), x, factor, weights_velocity, *options)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,

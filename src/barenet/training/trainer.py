@@ -75,7 +75,8 @@ class TrainableModel(Protocol):
 
     def require_compiled(self) -> tuple[Any, Any]: ...  # (loss, optimizer)
     def forward_to_loss(self, x) -> Any: ...
-    def backward(self, grad_out) -> None: ...
+    def backward(self, grad_out, unformed: bool = False) -> None: ...
+    def step_slots(self) -> tuple[list, list]: ...
     def apply_constraints(self) -> None: ...
     def parameters(self) -> tuple[list, list]: ...
     def count_params(self) -> int: ...
@@ -242,9 +243,11 @@ class Trainer:
         model = self.model
         outputs = model.forward_to_loss(x_batch)
         loss = model.loss.forward(outputs, y_batch)
-        model.backward(model.loss.backward())
+        # One sample: its weight gradients may stay unformed (the optimizer uses their factors), unless a
+        # callback is to see them.
+        model.backward(model.loss.backward(), unformed=not needs_gradients)
         gradients = [g.copy() for g in model.parameters()[1]] if needs_gradients else None
-        model.optimizer.step(*model.optimizer_slots)
+        model.optimizer.step(*model.step_slots())
         model.apply_constraints()
         return loss, outputs, gradients
 

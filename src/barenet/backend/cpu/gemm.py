@@ -58,8 +58,9 @@ class NumpyGemm:
         return f"numpy ({blas_name()})"
 
 
-def blas_name() -> str:
-    """NumPy's BLAS as threadpoolctl sees it: "OpenBLAS 0.3.31, Haswell kernel, 2 threads"."""
+def blas_name(threads: bool = True) -> str:
+    """NumPy's BLAS as threadpoolctl sees it: "OpenBLAS 0.3.31, Haswell kernel, 2 threads" (the live thread count,
+    which a threadpool_limits block changes, only with `threads`)."""
     from threadpoolctl import threadpool_info
 
     for pool in threadpool_info():
@@ -67,7 +68,8 @@ def blas_name() -> str:
             library = {"openblas": "OpenBLAS", "mkl": "MKL", "blis": "BLIS"}.get(pool["internal_api"],
                                                                                 pool["internal_api"])
             kernel = f", {pool['architecture']} kernel" if pool.get("architecture") else ""
-            return f"{library} {pool.get('version') or ''}{kernel}, {pool['num_threads']} threads"
+            count = f", {pool['num_threads']} threads" if threads else ""
+            return f"{library} {pool.get('version') or ''}{kernel}{count}"
     return "BLAS unknown"
 
 
@@ -98,32 +100,38 @@ def measured_choice(path: Path) -> str:
     """"mkl" or "numpy" for this machine: cached, or measured once and cached."""
     key = machine_key(path)
     cache = cache_root() / "gemm.json"
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    entry = known.get(key)
+    entry = _read_cache(cache).get(key)
     if isinstance(entry, dict) and entry.get("choice") in ("numpy", "mkl"):
         return entry["choice"]
     seconds = {name: _measure_in_subprocess(name) for name in ("numpy", "mkl")}
     choice = "mkl" if seconds["numpy"] > MARGIN * seconds["mkl"] else "numpy"
-    known[key] = {"choice": choice, "seconds": seconds, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    entry = {"choice": choice, "seconds": seconds, "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
+             "by": " ".join(sys.argv[:2])[:200]}
     with contextlib.suppress(OSError, BarenetError):  # an unwritable cache only means measuring again next time
-        write_json(cache, known)
+        write_json(cache, {**_read_cache(cache), key: entry})  # read again: another process may have written
     return choice
 
 
+def _read_cache(cache: Path) -> dict:
+    """The cached choices by machine key ({} when the file is missing or unreadable)."""
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
 def machine_key(path: Path) -> str:
-    """What the measurement depends on: the CPU, NumPy's BLAS, MKL's library and the thread count."""
+    """What the measurement depends on: the CPU, NumPy's BLAS, MKL's library and the thread settings."""
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    parts = [cpu, str(os.cpu_count()), np.__version__, blas_name(), str(path), str(path.stat().st_size)]
+    threads = [os.environ.get(name, "") for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")]
+    parts = [cpu, str(os.cpu_count()), *threads, np.__version__, blas_name(threads=False), str(path),
+             str(path.stat().st_size)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -58,6 +58,9 @@ class CudaKernels:
     def gather_scaled(self, x, index, factor, out):
         self.k["gather_scaled"](x, index, x.shape[1], out.dtype.type(factor), out)
 
+    def vector_matrix(self, x, W, out):
+        self.k["vector_matrix"](x, W, W.shape[0], W.shape[1], out)
+
     def outer(self, x, grad, out):
         self.k["outer"](x, grad, out.shape[1], out)
 
@@ -67,6 +70,11 @@ class CudaKernels:
             self.k["sgd_plain"](g, t(lr), t(wd), p)
         else:
             self.k["sgd"](g, t(lr), t(momentum), t(1.0 - dampening), t(wd), bool(nesterov), bool(first), p, v)
+
+    def sgd_outer(self, p, x, grad, v, lr, momentum, dampening, nesterov, wd, first):
+        t = p.dtype.type
+        self.k["sgd_outer"](x, grad, p.shape[1], t(lr), t(momentum), t(1.0 - dampening), t(wd), bool(nesterov),
+                            bool(first), bool(momentum), p, v)
 
     def adam(self, p, g, m, s, lr, beta1, beta2, eps, wd, decoupled, t):
         cast = p.dtype.type
