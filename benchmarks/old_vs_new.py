@@ -106,7 +106,7 @@ def main() -> None:
     threadpool_limits(args.threads)
     keys = ("internal_api", "version", "architecture", "num_threads")
     pools = [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
-    print(f"old {old.__file__}\nnew {new.__file__}\nBLAS {pools}")
+    print(f"old {old.__file__}\nnew {new.__file__} ({new.backend.get_backend('cpu').describe()})\nBLAS {pools}")
     data = new.datasets.load("mnist")
     x, y, x_test = data.train.x.reshape(60000, 784), data.train.y, data.test.x.reshape(10000, 784)
     cells = [tuple(c.split(":")) for c in args.cells.split(",")] if args.cells else \
