@@ -74,7 +74,8 @@ def test_the_cuda_switch_follows_a_changed_code(monkeypatch):
 
 
 # ----- the CUDA C++ compiles (nvcc, where installed; no GPU needed) -----------------------------
-C_TYPES = {"int32": "int", "int64": "long long", "float32": "float", "float64": "double", "bool": "bool",
+C_TYPES = {"int32": "int", "int64": "long long", "uint64": "unsigned long long", "float32": "float",
+           "float64": "double", "bool": "bool",
            "X": "unsigned char", "I": "long long"}  # CuPy's type names, and the placeholders of integer arrays
 HARNESS = """
 #include <cstddef>

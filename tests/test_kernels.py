@@ -16,7 +16,7 @@ import pytest
 
 import barenet as bn
 from barenet import backend, kernels
-from barenet.kernels import activations
+from barenet.kernels import activations, dropout
 from barenet.nn import fusion, layers
 from helpers import KERNEL_TOLERANCE, assert_kernel_close, numeric_gradient, relative_error
 
@@ -66,13 +66,15 @@ def test_softmax_cross_entropy_loss_and_gradient(dtype, divisor):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_dropout_forward_and_backward(dtype):
+@pytest.mark.parametrize("offset", [0, 2 ** 32 - 100])  # the counter's low word wraps inside the batch
+def test_dropout_forward_and_backward(dtype, offset):
     rng = np.random.default_rng(3)
-    x, uniform = rng.standard_normal((9, 40)).astype(dtype), rng.random((9, 40), dtype=dtype)
-    rate, scale = dtype(0.3), dtype(1 / 0.7)
-    (_, ref), (_, got) = both("dropout_forward", x, uniform, rate, scale, np.empty(x.shape, bool),
-                              np.empty_like(x), compare=[4, 5])
+    x = rng.standard_normal((9, 40)).astype(dtype)
+    key, rate, scale = np.uint64(2_654_435_769), dtype(0.3), dtype(1 / 0.7)
+    (_, ref), (_, got) = both("dropout_forward", x, key, np.uint64(offset), rate, scale, np.empty(x.shape, bool),
+                              np.empty_like(x), compare=[5, 6])
     assert_kernel_close(ref, got, dtype)
+    np.testing.assert_array_equal(ref[0], dropout.uniform(int(key), offset, x.shape) >= rate)
     keep = ref[0]
     (_, ref), (_, got) = both("dropout_backward", x, keep, scale, np.empty_like(x), compare=[3])
     assert_kernel_close(ref, got, dtype)
@@ -243,3 +245,15 @@ def test_the_environment_selects_the_reference():
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                              env={**os.environ, "BARENET_KERNELS": value})
         assert out.stdout.strip() == want
+
+
+def test_the_dropout_generator_is_uniform_and_its_counter_decides_the_draws():
+    """The counter-based numbers: uniform on [0, 1) in 24-bit steps, the same for the same (key, counter) however
+    they are split into calls, different for another key, and without visible correlation between neighbours."""
+    u = dropout.uniform(7, 0, (200_000,))
+    assert u.min() >= 0 and u.max() < 1 and np.all(u * 2 ** 24 == np.floor(u * 2 ** 24))
+    counts, _ = np.histogram(u, bins=20, range=(0, 1))
+    assert counts.min() > 0.95 * 10_000 and counts.max() < 1.05 * 10_000
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01
+    np.testing.assert_array_equal(u[1000:1100], dropout.uniform(7, 1000, (100,)))
+    assert np.mean(dropout.uniform(8, 0, (1000,)) == u[:1000]) < 0.01

@@ -55,9 +55,10 @@ def test_softmax_cross_entropy(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_gather_and_outer(dtype):
     rng = np.random.default_rng(3)
-    x, uniform = rng.standard_normal((9, 40)).astype(dtype), rng.random((9, 40), dtype=dtype)
-    (_, ref), (_, got) = both("dropout_forward", x, uniform, dtype(0.3), dtype(1 / 0.7), np.empty(x.shape, bool),
-                              np.empty_like(x), compare=[4, 5])
+    x = rng.standard_normal((9, 40)).astype(dtype)
+    (_, ref), (_, got) = both("dropout_forward", x, np.uint64(12345), np.uint64(2 ** 32 - 100), dtype(0.3),
+                              dtype(1 / 0.7), np.empty(x.shape, bool), np.empty_like(x), compare=[5, 6])
+    np.testing.assert_array_equal(got[0], ref[0])  # the same counter-based draws: the same mask, exactly
     assert_kernel_close(ref, got, dtype)
     (_, ref), (_, got) = both("dropout_backward", x, ref[0], dtype(1 / 0.7), np.empty_like(x), compare=[3])
     assert_kernel_close(ref, got, dtype)
@@ -108,3 +109,17 @@ def test_warp_bilinear(dtype, elastic):
     out = np.empty((16, 28 * 28), dtype)
     (_, ref), (_, got) = both("warp_bilinear", x, index, matrices, fields, 28, 28, 1 / 255, out, compare=[7])
     np.testing.assert_allclose(got[0], ref[0], rtol=0, atol=2e-5)  # FMA contraction on the device: a few ulps
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vector_matrix_and_sgd_from_a_rank_one_gradient(dtype):
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((1, 97)) * (rng.random((1, 97)) < 0.3)).astype(dtype)
+    W = rng.standard_normal((97, 23)).astype(dtype)
+    (_, ref), (_, got) = both("vector_matrix", x, W, np.empty((1, 23), dtype), compare=[2])
+    assert_kernel_close(ref, got, dtype)
+    p, v, grad = W.copy(), np.zeros_like(W), rng.standard_normal((1, 23)).astype(dtype)
+    for first in (True, False):
+        (_, ref), (_, got) = both("sgd_outer", p, x, grad, v, 0.05, 0.9, 0.0, True, 1e-3, first, compare=[0, 3])
+        assert_kernel_close(ref, got, dtype)
+        p, v = ref

@@ -31,9 +31,12 @@ def check_network(model, x, y, loss="softmax_cross_entropy"):
 def check_network_gradients(model, x, y):
     dropouts = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
 
+    # The same masks for every evaluation. Masks that drop every unit a ReLU let through for some sample leave
+    # that sample's next pre-activations equal to the bias (0), on a LeakyReLU's kink, where a central difference
+    # is not the derivative; seeds 200 + i avoid that for the networks below.
     def fixed_masks():
         for i, layer in enumerate(dropouts):
-            layer.build(np.random.default_rng(100 + i))
+            layer.build(np.random.default_rng(200 + i))
 
     def loss_value():
         fixed_masks()

@@ -163,6 +163,21 @@ class Sequential:
                 raise ShapeError(f"set_weights: shape {tuple(value.shape)} does not fit parameter {param.shape}")
             param[...] = self.backend.asarray(value)
 
+    def random_state(self) -> dict:
+        """What the layers that draw while training (Dropout: a key and an offset) need to draw on as they would
+        have, by layer index; the model's own generator (`rng`) is saved beside it."""
+        return {str(i): layer.random_state() for i, layer in enumerate(self.layers) if hasattr(layer, "random_state")}
+
+    def load_random_state(self, state: dict) -> None:
+        """Restore `random_state()`'s output; ConfigError (one line) for a layer that draws no random numbers."""
+        for index, layer_state in state.items():
+            layer = self.layers[int(index)] if str(index).isdigit() and int(index) < len(self.layers) else None
+            load = getattr(layer, "load_random_state", None)
+            if load is None:
+                raise ConfigError(f"a random state for layer {index}, which draws no random numbers: the state "
+                                  f"belongs to another model")
+            load(layer_state)
+
     def count_params(self) -> int:
         return int(sum(p.size for p in self.parameters()[0]))
 

@@ -327,6 +327,12 @@ class Dropout(Layer):
 
     `rate` is the probability to DROP. Notebooks that pass a keep probability
     (e.g. `keep_prob=0.8`) mean `Dropout(rate=0.2)`.
+
+    The masks come from a counter-based generator inside the kernel (`kernels/dropout.py`):
+    a `key` drawn once from the model's seed and an `offset` that advances by the batch's
+    size every training step. Those two integers are the layer's whole random state
+    (`random_state`, saved in checkpoints); every device draws the same masks from them,
+    on the device, with nothing copied from the host.
     """
 
     def __init__(self, rate: float):
@@ -335,7 +341,8 @@ class Dropout(Layer):
             raise ConfigError(f"dropout rate is the probability to drop and must be in [0, 1), "
                               f"got {rate!r} (for keep probability p use rate=1-p)")
         self.rate = float(rate)
-        self._rng = None
+        self.key: int | None = None  # the generator's key (< 2^32): set by build
+        self.offset = 0              # how many numbers the generator has given so far
         self._keep = None  # boolean mask of the units kept in the last training step
 
     @property
@@ -346,23 +353,36 @@ class Dropout(Layer):
         return self._keep * self._buffers["out"].dtype.type(1.0 / (1.0 - self.rate))
 
     def build(self, rng, dtype=np.float32, backend: Backend | None = None):
-        """Keep the model's generator: the masks' uniform numbers are drawn from it on the host."""
-        self.backend, self._rng = backend or self.backend, rng
+        """A key for the masks from the model's seed, and the count of numbers drawn back to 0.
+
+        The key comes from a child of `rng`'s seed sequence, which leaves `rng`'s own stream (and so the
+        initial weights and the shuffles) untouched; a generator without one gives a draw from itself."""
+        self.backend = backend or self.backend
+        seed_sequence = getattr(rng.bit_generator, "seed_seq", None)
+        if isinstance(seed_sequence, np.random.SeedSequence):
+            self.key = int(seed_sequence.spawn(1)[0].generate_state(1)[0])
+        else:
+            self.key = int(rng.integers(2 ** 32))
+        self.offset = 0
+
+    def random_state(self) -> dict:
+        """{"key", "offset"}: everything the next masks depend on."""
+        return {"key": self.key, "offset": self.offset}
+
+    def load_random_state(self, state: dict) -> None:
+        self.key, self.offset = int(state["key"]), int(state["offset"])
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
             self._keep = None
             return x
-        if self._rng is None:
+        if self.key is None:
             raise ConfigError("Dropout has no random generator: call build(rng) or put it in a Sequential")
-        # Drawn on the host and uploaded: every device sees the same masks for a seed, at the price of
-        # a transfer per step (and no CUDA-graph capture of the step; a device-side RNG is the follow-up).
-        uniform = self.backend.asarray(self._rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32
-                                                        else np.float64))
         self._keep = self._buffer("keep", x.shape, bool)
         out = self._buffer("out", x.shape, x.dtype)
-        self.backend.kernels.dropout_forward(x, uniform, uniform.dtype.type(self.rate), self._scale(x.dtype),
-                                             self._keep, out)
+        self.backend.kernels.dropout_forward(x, np.uint64(self.key), np.uint64(self.offset),
+                                             x.dtype.type(self.rate), self._scale(x.dtype), self._keep, out)
+        self.offset += x.size
         return out
 
     def backward(self, grad_out):

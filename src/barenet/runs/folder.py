@@ -26,7 +26,8 @@ LOCK_NAME = ".lock"
 PROGRESS = {"epoch": field(INT, low=0, high=MAX_EPOCHS), "rng": field(TABLE), "history": field(TABLE),
             "history_epochs": field(LIST, items=field(INT, low=0, high=MAX_EPOCHS), max_items=MAX_EPOCHS),
             "callbacks": field(TABLE), "early_stopping": field(TABLE), "config_sha256": field(STR, max_length=64),
-            "initial_loss": field(NUMBER, NULL), "augment": field(TABLE)}
+            "initial_loss": field(NUMBER, NULL), "augment": field(TABLE), "layers_random": field(TABLE)}
+LAYER_RANDOM = {"key": field(INT, low=0, high=2 ** 32 - 1), "offset": field(INT, low=0, high=2 ** 63 - 1)}
 REQUIRED = ("epoch", "rng", "history", "history_epochs")
 
 
@@ -123,6 +124,11 @@ def check_progress(progress, path) -> None:
             raise ModelFileError(f"{path}: history {metric!r} is not one number per epoch: the checkpoint is damaged")
     _check_callbacks(progress.get("callbacks", {}), path)
     _check_generator(progress["rng"], path, "random-generator")
+    for index, state in progress.get("layers_random", {}).items():
+        if not str(index).isdigit() or not isinstance(state, dict) or set(state) != set(LAYER_RANDOM):
+            raise ModelFileError(f"{path} has an invalid random state for layer {printable(str(index), 20)}: "
+                                 f"the checkpoint is damaged")
+        check_table(state, LAYER_RANDOM, f"extra.layers_random.{index}.", error, "checkpoint key")
     if "augment" in progress:
         _check_generator(progress["augment"].get("rng"), path, "augmentation's random-generator")
 

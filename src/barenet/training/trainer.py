@@ -83,6 +83,8 @@ class TrainableModel(Protocol):
     def logit_chunks(self, x) -> Iterator[tuple[int, Any]]: ...
     def outputs_from_logits(self, logits) -> Any: ...
     def get_weights(self) -> list: ...
+    def random_state(self) -> dict: ...
+    def load_random_state(self, state: dict) -> None: ...
     def set_weights(self, weights: list) -> None: ...
 
 
@@ -306,7 +308,8 @@ class Trainer:
     # ----- state --------------------------------------------------------------------
     def progress(self) -> dict:
         """The JSON-able part of the state: epochs done, the model's generator, history, callbacks."""
-        return {"epoch": self.epoch, "rng": self.model.rng.bit_generator.state, "initial_loss": self.initial_loss,
+        return {"epoch": self.epoch, "rng": self.model.rng.bit_generator.state,
+                "layers_random": self.model.random_state(), "initial_loss": self.initial_loss,
                 "history": self.history.history, "history_epochs": self.history.epochs,
                 "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict() is not None},
                 **({"augment": self.augment.state_dict()} if self.augment is not None else {})}
@@ -327,6 +330,7 @@ class Trainer:
         progress = state.get("progress", {})
         if "rng" in progress:
             model.rng.bit_generator.state = progress["rng"]
+        model.load_random_state(progress.get("layers_random", {}))
         if "history" in progress:
             self.history.history, self.history.epochs = progress["history"], progress["history_epochs"]
         self.epoch = int(progress.get("epoch", self.epoch))

@@ -49,8 +49,9 @@ class CudaKernels:
         self.k["softmax_xent"](logits, targets, logits.shape[1], logits.dtype.type(1.0 / divisor), grad, rows)
         return rows.sum()
 
-    def dropout_forward(self, x, uniform, rate, scale, keep, out):
-        self.k["dropout_forward"](x, uniform, uniform.dtype.type(rate), x.dtype.type(scale), keep, out)
+    def dropout_forward(self, x, key, offset, rate, scale, keep, out):
+        self.k["dropout_forward"](x, self.cp.uint64(key), self.cp.uint64(offset), x.dtype.type(rate),
+                                  x.dtype.type(scale), keep, out)
 
     def dropout_backward(self, grad_out, keep, scale, grad_in):
         self.k["dropout_backward"](grad_out, keep, grad_out.dtype.type(scale), grad_in)
