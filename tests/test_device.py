@@ -76,12 +76,17 @@ def test_other_optimizers_and_losses_equal_the_cpu_on_the_fake_device(name, opti
                     trained("fake", "float64", optimizer=optimizer, loss=loss))
 
 
-def test_augmentation_runs_on_the_host_and_equals_the_cpu():
-    """The warp kernel is CPU-only: on a device each distorted batch is made on the host and uploaded."""
-    cpu = trained("cpu", augment=bn.Augment(["affine", "elastic"], seed=3))
-    fake = trained("fake", augment=bn.Augment(["affine", "elastic"], seed=3))
+def test_augmentation_warps_on_the_device_and_equals_the_cpu():
+    """On a device the warp runs there, on the uploaded rows: only each batch's maps (64, 2, 3), elastic
+    coefficients and erased rectangles (64, 4) cross, never a batch of images or masks; the runs equal the
+    CPU's bit for bit."""
+    transforms = ["affine", "elastic", "flip", "erase"]
+    cpu = trained("cpu", augment=bn.Augment(transforms, seed=3))
+    fake = trained("fake", augment=bn.Augment(transforms, seed=3))
     assert_same_run(cpu, fake)
-    assert fake[0].backend.uploads[(64, 784)] >= 7  # a batch uploaded per step (480 rows / 64 per epoch)
+    uploads = fake[0].backend.uploads
+    assert uploads[(64, 784)] == 0 and uploads[(64, 2, 28, 28)] == 0  # no images and no full fields cross
+    assert uploads[(64, 2, 3)] >= 7 and uploads[(64, 4)] >= 7         # a batch's maps and rectangles, every step
 
 
 def test_the_data_set_is_uploaded_once_and_batches_are_gathered_on_the_device():

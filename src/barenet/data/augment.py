@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 
@@ -87,18 +88,26 @@ class Augment:
                 "erase_area": list(self.erase_area)}
 
     # ----- a batch ---------------------------------------------------------------------
-    def __call__(self, x: np.ndarray, index, dtype=np.float32, backend: Backend | None = None) -> np.ndarray:
+    def __call__(self, x, index, dtype=np.float32, backend: Backend | None = None):
         """Rows `index` of x (N, H*W), each distorted afresh: (B, H*W) floats, uint8 scaled to [0, 1].
-        The warp runs with `backend`'s kernels (None: the CPU's); x and the result are host arrays."""
+
+        x, index and the result live on `backend`'s device (None: the CPU), where the warp runs. The random
+        draws come from this augmentation's generator on the host, so every device distorts alike; what
+        crosses to a device is small: the maps (B, 2, 3), the elastic fields' coefficients and the erased
+        rectangles' mask, never the images."""
+        backend = backend or get_backend("cpu")
         height, width = self.image_shape(x.shape[1])
-        index = np.arange(x.shape[0])[index] if isinstance(index, slice) else np.asarray(index)
-        matrices = self.matrices(len(index), height, width)
-        fields = self.fields(len(index), height, width) if "elastic" in self.transforms else _NO_FIELDS
-        out = np.empty((len(index), height * width), dtype=dtype)
+        index = backend.xp.arange(x.shape[0])[index] if isinstance(index, slice) else backend.xp.asarray(index)
+        count = len(index)
+        matrices = backend.asarray(self.matrices(count, height, width))
+        fields = (self.fields(count, height, width, backend) if "elastic" in self.transforms
+                  else backend.asarray(_NO_FIELDS))
+        out = backend.xp.empty((count, height * width), dtype=dtype)
         factor = PIXEL_SCALE if x.dtype == np.uint8 else 1.0
-        (backend or get_backend("cpu")).kernels.warp_bilinear(x, index, matrices, fields, height, width, factor, out)
+        backend.kernels.warp_bilinear(x, index, matrices, fields, height, width, factor, out)
         if "erase" in self.transforms:
-            out[self.erased(len(index), height, width).reshape(len(index), -1)] = 0
+            rectangles = backend.asarray(self.rectangles(count, height, width))
+            out[erasing_mask(rectangles, height, width, backend.xp).reshape(count, -1)] = 0
         return out
 
     def image_shape(self, features: int) -> tuple[int, int]:
@@ -136,17 +145,23 @@ class Augment:
         forward = rotation @ shearing * zoom[:, None, None]
         return forward, uniform(-self.shift, self.shift, (count, 2))
 
-    def fields(self, count: int, height: int, width: int) -> np.ndarray:
-        """(count, 2, H, W) float32 elastic displacements (dx, dy) in pixels."""
+    def fields(self, count: int, height: int, width: int, backend: Backend | None = None):
+        """(count, 2, H, W) float32 elastic displacements (dx, dy) in pixels, on `backend`'s device (None: the
+        CPU): low-rank coefficients drawn on the host, spread into fields by two products there."""
         if self._bases is None or self._bases[0].shape[0] != height or self._bases[1].shape[0] != width:
             self._bases = smoothing_basis(height, self.sigma), smoothing_basis(width, self.sigma)
-        rows, columns = self._bases
+        backend = backend or get_backend("cpu")
+        rows, columns = (backend.asarray(basis) for basis in self._bases)
         noise = self.rng.standard_normal((count * 2, rows.shape[1], columns.shape[1]), dtype=np.float32)
         noise *= np.float32(self.alpha / math.sqrt(3.0))  # uniform in [-1, 1] has variance 1/3
-        return (rows @ noise @ columns.T).reshape(count, 2, height, width)
+        return (rows @ backend.asarray(noise) @ columns.T).reshape(count, 2, height, width)
 
     def erased(self, count: int, height: int, width: int) -> np.ndarray:
         """(count, H, W) bool: the pixels each image loses, one rectangle or none per image."""
+        return erasing_mask(self.rectangles(count, height, width), height, width, np)
+
+    def rectangles(self, count: int, height: int, width: int) -> np.ndarray:
+        """(count, 4) int64 rows (top, left, tall, wide): the rectangle each image loses; tall = 0 for none."""
         hit = self.rng.random(count) < self.erase_probability
         area = self.rng.uniform(self.erase_area[0], self.erase_area[1], count) * (height * width)
         aspect = np.exp(self.rng.uniform(math.log(ERASE_ASPECT[0]), math.log(ERASE_ASPECT[1]), count))
@@ -154,10 +169,7 @@ class Augment:
         wide = np.clip(np.rint(np.sqrt(area / aspect)), 1, width).astype(np.int64)
         top = (self.rng.random(count) * (height - tall + 1)).astype(np.int64)
         left = (self.rng.random(count) * (width - wide + 1)).astype(np.int64)
-        rows, columns = np.arange(height), np.arange(width)
-        in_rows = (rows >= top[:, None]) & (rows < (top + tall)[:, None]) & hit[:, None]
-        in_columns = (columns >= left[:, None]) & (columns < (left + wide)[:, None])
-        return in_rows[:, :, None] & in_columns[:, None, :]
+        return np.stack([top, left, np.where(hit, tall, 0), wide], axis=1)
 
     # ----- state ---------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -165,6 +177,15 @@ class Augment:
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+
+def erasing_mask(rectangles, height: int, width: int, xp: ModuleType = np):
+    """(count, H, W) bool from (count, 4) rows (top, left, tall, wide), with the array module of `rectangles`."""
+    top, left, tall, wide = (rectangles[:, k, None] for k in range(4))
+    rows, columns = xp.arange(height), xp.arange(width)
+    in_rows = (rows >= top) & (rows < top + tall)
+    in_columns = (columns >= left) & (columns < left + wide)
+    return in_rows[:, :, None] & in_columns[:, None, :]
 
 
 def inverse_maps(forward: np.ndarray, shift: np.ndarray, centre: tuple[float, float]) -> np.ndarray:

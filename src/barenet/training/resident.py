@@ -8,7 +8,7 @@ of correct predictions are 0-d device arrays, read once at the end of the epoch,
 waits for the device.
 
     data = Resident.upload(backend, x, y)          # x (N, features), y (N,) or (N, classes)
-    host_order, order = data.orders(rng, shuffle=True)
+    order = data.order(rng, shuffle=True)
     totals = Totals(backend, mean=True)
     totals.add(loss, rows, outputs, targets, threshold)
     loss_sum, correct = totals.read()
@@ -26,24 +26,23 @@ from ..backend import Backend
 
 @dataclass
 class Resident:
-    """A training set on the device (x, y) and the host rows (host_x) an augmentation reads."""
+    """A training set on the device: rows x (N, features) and targets y."""
 
     backend: Backend
     x: Any
     y: Any
-    host_x: np.ndarray
 
     @classmethod
     def upload(cls, backend: Backend, x: np.ndarray, y: np.ndarray) -> Resident:
         """x (N, features) and y uploaded once (on the CPU: the same arrays)."""
-        return cls(backend, backend.asarray(x), backend.asarray(y), x)
+        return cls(backend, backend.asarray(x), backend.asarray(y))
 
-    def orders(self, rng: np.random.Generator, shuffle: bool) -> tuple[Any, Any]:
-        """(host permutation (N,), the same on the device), both None without shuffling."""
-        if not shuffle:
-            return None, None
-        order = rng.permutation(len(self.host_x))
-        return order, self.backend.asarray(order)
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def order(self, rng: np.random.Generator, shuffle: bool) -> Any:
+        """The epoch's permutation (N,), drawn on the host from `rng` and uploaded once; None without shuffling."""
+        return self.backend.asarray(rng.permutation(len(self.x))) if shuffle else None
 
 
 def correct_predictions(outputs, targets, threshold: float = 0.5):

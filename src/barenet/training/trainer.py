@@ -21,8 +21,8 @@ the epoch's loss and accuracy stay there until the epoch ends, so a step never w
 the device. What changes: a NaN loss is found at the end of its epoch, not at its step
 (the weights are restored to the epoch's start either way); a callback that wants steps
 reads each step's loss (a wait per step) and gets the batch and gradients as device
-arrays; an augmentation distorts the batch on the host (its kernel is CPU-only) and each
-batch is uploaded.
+arrays; an augmentation warps the device's rows on the device (only its random maps and
+coefficients, drawn on the host, are uploaded).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class Trainer:
     def _train_epoch(self, data: Resident, batch_size: int, callbacks: list[Callback],
                      steps_left: float) -> dict | None:
         """One pass over the training set; the epoch's mean loss, accuracy, lr and seconds (None if cut short)."""
-        model, n, epoch, on_host = self.model, len(data.host_x), self.epoch, self.model.backend.on_host
+        model, n, epoch, on_host = self.model, len(data), self.epoch, self.model.backend.on_host
         for callback in callbacks:
             callback.on_epoch_begin(epoch)
         started = time.perf_counter()
@@ -209,14 +209,14 @@ class Trainer:
         start_weights = self._epoch_start = model.flat_params.copy()
         watchers = [c for c in callbacks if wants_steps(c)]
         needs_gradients = any(c.needs_gradients for c in watchers)
-        host_order, order = data.orders(model.rng, self.shuffle)
+        order = data.order(model.rng, self.shuffle)
         totals = Totals(model.backend, mean=model.loss.reduction == "mean")
         for batch, begin in enumerate(range(0, n, batch_size)):
             if batch >= steps_left:
                 return None
             rows = slice(begin, begin + batch_size)
-            host_index, index = (host_order[rows], order[rows]) if order is not None else (rows, rows)
-            x_batch, y_batch = self._batch(data, index, host_index), data.y[index]
+            index = order[rows] if order is not None else rows
+            x_batch, y_batch = self._batch(data, index), data.y[index]
             loss, outputs, gradients = self._step(x_batch, y_batch, needs_gradients)
             if on_host and not math.isfinite(loss):  # on a device: checked once, at the end of the epoch
                 self._diverged(loss, batch, start_weights)
@@ -231,14 +231,12 @@ class Trainer:
             self._diverged(total_loss, None, start_weights)
         return {"loss": total_loss / n, "accuracy": correct / n, "lr": lr, "seconds": time.perf_counter() - started}
 
-    def _batch(self, data: Resident, index, host_index):
-        """The batch's rows as the model's floats: gathered on the device, or distorted by the augmentation
-        (on the host, from the host rows, then uploaded)."""
-        backend = self.model.backend
+    def _batch(self, data: Resident, index):
+        """The batch's rows as the model's floats, made on the model's device: gathered, or distorted by the
+        augmentation (its draws made on the host, its warp on the device)."""
         if self.augment is None:
-            return gather(data.x, index, self.model.dtype, backend)
-        host_backend = backend if backend.on_host else None  # the host's kernels warp host rows
-        return backend.asarray(self.augment(data.host_x, host_index, self.model.dtype, host_backend))
+            return gather(data.x, index, self.model.dtype, self.model.backend)
+        return self.augment(data.x, index, self.model.dtype, self.model.backend)
 
     def _step(self, x_batch, y_batch, needs_gradients: bool) -> tuple[float, Any, list | None]:
         """Forward, backward, update: (loss, outputs the loss saw, gradients if a callback needs them)."""
