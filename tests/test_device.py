@@ -102,6 +102,20 @@ def test_the_data_set_is_uploaded_once_and_batches_are_gathered_on_the_device():
     assert not device.downloads                     # and nothing comes back while training
 
 
+def test_dropout_and_clipping_send_nothing_to_the_device_per_step():
+    """Dropout draws its masks inside the kernel (a counter-based generator) and clipping scales by a norm it
+    keeps on the device: an epoch uploads the permutation and nothing else."""
+    x, y = synthetic(512)
+    model = bn.MLP([784, 32, 16, 10], dropout=0.3, input_dropout=0.1, seed=0, device="fake")
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.05, momentum=0.9, clipnorm=0.5))
+    model.fit(x[:64], y[:64], epochs=1, batch_size=64, verbose=0)  # the first fit uploads the data
+    device = model.backend
+    device.uploads.clear()
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    assert set(device.uploads) == {(512, 784), (512,)}   # the training set (a new fit) and its permutation
+    assert device.uploads[(512,)] == 2 and not device.downloads
+
+
 def test_epoch_metrics_stay_on_the_device_until_read():
     device = backend.get_backend("fake")
     totals = Totals(device, mean=True)

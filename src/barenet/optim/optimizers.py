@@ -145,15 +145,20 @@ def _unfold_velocity(state: dict) -> None:
         state["velocity"] /= state["velocity"].dtype.type(scale)
 
 
-def clip_by_global_norm(grads: list, max_norm: float, xp: ModuleType = numpy) -> float:
+def clip_by_global_norm(grads: list, max_norm: float, xp: ModuleType = numpy):
     """Scale all gradients (arrays of the module `xp`) in place so their joint L2 norm is at most `max_norm`;
-    return the norm."""
-    total = math.sqrt(sum(float(xp.vdot(g.ravel(), g.ravel())) for g in grads))  # a device wait
-    factor = max_norm / (total + 1e-6)
+    return the norm: a float on the host; on a device a 0-d array (the scaling is done there, without waiting
+    for the norm; `float()` reads it)."""
+    total = xp.sqrt(sum(xp.vdot(g.ravel(), g.ravel()).astype(xp.float64) for g in grads))
+    factor = xp.minimum(1.0, max_norm / (total + 1e-6))
+    if xp is not numpy:
+        for g in grads:
+            g *= factor.astype(g.dtype)
+        return total
     if factor < 1.0:
         for g in grads:
             g *= g.dtype.type(factor)
-    return total
+    return float(total)
 
 
 class SGD(Optimizer):

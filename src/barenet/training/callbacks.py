@@ -28,7 +28,8 @@ class Step:
 
     number     optimizer steps taken in all, 1 for the first
     epoch      the epoch it belongs to, from 0;  batch  its index within the epoch, from 0
-    loss       the batch's loss;  size  samples in the batch
+    loss       the batch's loss (a float; on a device a 0-d device array: `float(step.loss)` waits for it,
+               so read it only when needed);  size  samples in the batch
     x, y       the float batch the network saw, (size, features), and its targets
     gradients  the true gradient of every parameter (layer order, W before b), copies taken
                before the update; None unless a callback sets `needs_gradients`
@@ -37,7 +38,7 @@ class Step:
     number: int
     epoch: int
     batch: int
-    loss: float
+    loss: Any
     size: int
     x: Any
     y: Any

@@ -222,7 +222,7 @@ class Trainer:
                 self._diverged(loss, batch, start_weights)
             totals.add(loss, len(y_batch), outputs, y_batch, model.accuracy_threshold)
             if watchers:
-                step = Step(model.optimizer.iterations, epoch, batch, float(loss), len(y_batch), x_batch, y_batch,
+                step = Step(model.optimizer.iterations, epoch, batch, loss, len(y_batch), x_batch, y_batch,
                             gradients)
                 for callback in watchers:
                     callback.on_step_end(step)
