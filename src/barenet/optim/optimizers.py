@@ -175,6 +175,8 @@ class SGD(Optimizer):
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
+        self._layout: tuple | None = None  # the flat buffer's split for factored updates, and its views
+        self._views: tuple[list, list] = ([], [])
 
     def _new_state(self, param):
         return {"velocity": self.backend.xp.zeros_like(param)} if self.momentum else {}
@@ -184,15 +186,30 @@ class SGD(Optimizer):
     def _update(self, param, grad, state):
         velocity = state.get("velocity", param[:0])
         options = (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, self.iterations == 1)
+        kernels = self.backend.kernels
         if not isinstance(grad, OuterProducts):
-            self.backend.kernels.sgd(param, grad, velocity, *options)
+            kernels.sgd(param, grad, velocity, *options)
             return
-        for start, stop in grad.gaps():  # biases and the rest: as usual
-            self.backend.kernels.sgd(param[start:stop], grad.flat[start:stop], velocity[start:stop], *options)
-        for start, shape, x, factor in grad.parts:  # per-sample weight gradients: from their factors
-            stop = start + shape[0] * shape[1]
-            weights_velocity = velocity[start:stop].reshape(shape) if velocity.size else param[:0].reshape(0, shape[1])
-            self.backend.kernels.sgd_outer(param[start:stop].reshape(shape), x, factor, weights_velocity, *options)
+        stretches, matrices = self._segments(param, grad, velocity)
+        for p, g, v in stretches:  # biases and the rest: as usual
+            kernels.sgd(p, g, v, *options)
+        for (p, v), (_, _, x, factor) in zip(matrices, grad.parts):  # one-sample weight gradients: from factors
+            kernels.sgd_outer(p, x, factor, v, *options)
+
+    def _segments(self, param, grad: OuterProducts, velocity) -> tuple[list, list]:
+        """Views of param, gradient and velocity for each formed stretch and each factored matrix of `grad`:
+        made once per layout (a model's is the same every step) and kept."""
+        owner = param if param.base is None else param.base  # `param` itself is a new 1-D view every step
+        layout = (id(owner), id(grad.flat), id(velocity), tuple((start, shape) for start, shape, _, _ in grad.parts))
+        if self._layout != layout:
+            stretches = [(param[a:b], grad.flat[a:b], velocity[a:b]) for a, b in grad.gaps()]
+            matrices = []
+            for start, shape, _, _ in grad.parts:
+                stop = start + shape[0] * shape[1]
+                matrices.append((param[start:stop].reshape(shape), velocity[start:stop].reshape(shape)
+                                 if velocity.size else param[:0].reshape(0, shape[1])))
+            self._layout, self._views = layout, (stretches, matrices)
+        return self._views
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
