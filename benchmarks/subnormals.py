@@ -18,9 +18,9 @@ import statistics
 import time
 
 import numpy as np
+from compare_torch import cpu_name
 
 from barenet import backend, kernels
-from compare_torch import cpu_name
 
 PARAMETERS = 109_386  # [784,128,64,10]
 ROUNDS, CALLS = 7, 100  # v <- 0.9 v leaves the subnormal range (23 binary orders) after about 150 updates
