@@ -508,6 +508,22 @@ def test_stale_part_files_are_removed_on_resume(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == [".lock", "keep.txt"]
 
 
+def test_stale_part_removal_spares_files_that_are_not_barenets(tmp_path):
+    """Only `.NAME.PID.HEX.part` (what atomic_write names its temp files) is barenet's to delete."""
+    from barenet.runs.folder import RunLock, remove_stale_parts
+
+    run = _mkdir(tmp_path / "run")
+    ours = run / ".model.safetensors.4242.0badc0de.part"
+    ours.write_bytes(b"half")
+    users = [".user_download.part", ".movie.mkv.part", ".x.12.part", ".x.12.abcdefgh.part", ".a.1.ABCDEF12.part"]
+    for name in users:
+        (run / name).write_bytes(b"mine")
+    with RunLock(run):
+        assert remove_stale_parts(run) == 1
+    assert not ours.exists()
+    assert sorted(p.name for p in run.iterdir() if p.name != ".lock") == sorted(users)
+
+
 def test_write_errors_are_one_line_naming_the_path(tmp_path):
     """A file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes writes fail as a full disk does."""
     def small_files():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,17 @@ from pathlib import Path
 from ..errors import BarenetError, ConfigError, WriteError
 
 PathLike = str | os.PathLike
+TEMP_NAME = re.compile(r"\..+\.[0-9]+\.[0-9a-f]{8}\.part")  # what `temp_path` names: .NAME.PID.HEX.part
+
+
+def temp_path(path: Path) -> Path:
+    """The temp file `atomic_write` writes before renaming it onto `path`: `.NAME.PID.HEX.part` beside it."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+
+
+def is_temp_file(path: Path) -> bool:
+    """True for a temp file of `atomic_write` (by its name alone): the only `.part` files barenet may delete."""
+    return TEMP_NAME.fullmatch(path.name) is not None
 
 
 def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
@@ -26,7 +38,7 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     """
     path = Path(path)
     make_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    temp = temp_path(path)
     try:
         write(str(temp))
         fd = os.open(temp, os.O_RDONLY)

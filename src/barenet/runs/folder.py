@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data import augment
 from ..errors import ConfigError, ModelFileError
+from ..io.files import is_temp_file
 from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
 from .schema import MAX_EPOCHS
 
@@ -96,10 +97,12 @@ def fingerprint(config: dict) -> str:
 
 
 def remove_stale_parts(run_dir: Path) -> int:
-    """Delete `.NAME.PID.HEX.part` files left by writes that were killed; returns how many. Hold the lock."""
+    """Delete `.NAME.PID.HEX.part` files left by writes that were killed; returns how many. Hold the lock.
+
+    Only barenet's own temp names: a user's `.download.part` in the folder is not barenet's to delete."""
     removed = 0
     for part in Path(run_dir).glob(".*.part"):
-        if part.is_file() and not part.is_symlink():
+        if is_temp_file(part) and part.is_file() and not part.is_symlink():
             part.unlink(missing_ok=True)
             removed += 1
     return removed
