@@ -555,3 +555,49 @@ def test_disk_full_from_safetensors_is_mapped_to_one_line(tmp_path, monkeypatch)
     with pytest.raises(WriteError, match="No space left on device"):
         write_safetensors(tmp_path / "m.safetensors", {"a": np.zeros(3)}, {})
     assert list(tmp_path.iterdir()) == []
+
+
+# ----- one model-file check for every command that reads a model ----------------------------------------------------
+def _set_extra(key, value):
+    return lambda doc: doc["extra"].update({key: value})
+
+
+BAD_MODEL_FILES = {  # model files predict and evaluate refused but export took (issue 25)
+    "std-0": _set_extra("input", {"scale": "standardize", "mean": 0.1, "std": 0}),
+    "classes-an-int": _set_extra("classes", 5),
+    "classes-empty": _set_extra("classes", []),
+    "classes-short": _set_extra("classes", ["a", "b"]),
+    "unknown-loss": lambda doc: doc["compile"].update(loss="hinge_of_doom"),
+    "unknown-input-scale": _set_extra("input", {"scale": "log"}),
+    "input-a-number": _set_extra("input", 5),
+    "input-without-mean": _set_extra("input", {"scale": "standardize"}),
+    "input-mean-a-string": _set_extra("input", {"scale": "standardize", "mean": "x", "std": 0.3}),
+}
+MODEL_READERS = {
+    "predict": lambda model, d: ["predict", model, d / "x.npy"],
+    "evaluate": lambda model, d: ["evaluate", model, "--plot", d / "confusion.png"],
+    "ensemble": lambda model, d: ["ensemble", model, model],
+    "serve": lambda model, d: ["serve", model, "--port", "-1"],  # a bad port is only looked at after the model
+    "export-onnx": lambda model, d: ["export", model, "--to", "onnx", d / "out.onnx"],
+    "export-torch": lambda model, d: ["export", model, "--to", "torch", d / "out.safetensors"],
+}
+
+
+@pytest.fixture(scope="module")
+def bad_model_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad-models")
+    np.save(folder / "x.npy", np.zeros((1, 28, 28), dtype=np.uint8))
+    return {name: write_model(folder, f"{name}.safetensors", change) for name, change in BAD_MODEL_FILES.items()}
+
+
+@pytest.mark.parametrize("command", list(MODEL_READERS))
+def test_every_command_reading_a_model_refuses_what_the_others_refuse(bad_model_files, command, tmp_path, capsys):
+    """One check serves predict, evaluate, ensemble, serve and export: one line naming the file, exit 2, no file."""
+    from barenet.cli import main
+
+    np.save(tmp_path / "x.npy", np.zeros((1, 28, 28), dtype=np.uint8))
+    for name, model in bad_model_files.items():
+        code = main([str(arg) for arg in MODEL_READERS[command](model, tmp_path)])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and model.name in lines[0], (name, code, lines)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"], (name, list(tmp_path.iterdir()))

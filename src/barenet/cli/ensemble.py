@@ -94,15 +94,12 @@ def held_out(models: list, declared: int | None) -> int:
 def load_members(paths: list[str]) -> tuple[list, str]:
     """[(path, model)] and their one dataset; a one-line error for a model that does not fit the others."""
     from ..models.loading import load
-    from ..models.metadata import check_info
 
     if len(paths) > MAX_MODELS:
         raise ConfigError(f"{len(paths)} models: a committee here is at most {MAX_MODELS}")
     models = []
     for path in paths:
-        model = load(path)
-        check_info(model.extra, model.out_features, path)
-        models.append((Path(path), model))
+        models.append((Path(path), load(path)))
     kinds = {(m.extra.get("dataset", "mnist"), m.in_features, m.out_features) for _, m in models}
     if len(kinds) > 1:
         raise ConfigError(f"the models do not share one dataset and shape ({', '.join(map(str, sorted(kinds)))}): "

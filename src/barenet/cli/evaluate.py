@@ -35,13 +35,11 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..io.files import check_writable_file
     from ..models.loading import load
-    from ..models.metadata import check_info
     from ..runs import reports
     from ..runs.run import InputScaler
 
     model = load(args.model)
     info = model.extra
-    check_info(info, model.out_features, args.model)
     plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
     check_writable_file(plot, "--plot")  # before the work, not after the results are printed
     name = args.dataset or info.get("dataset", "mnist")

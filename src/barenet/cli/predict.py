@@ -32,11 +32,10 @@ def run(args) -> int:
     from ..data.samples import kind_of
     from ..io.files import check_writable_file
     from ..models.loading import load
-    from ..models.metadata import check_info, display_classes
+    from ..models.metadata import display_classes
     from ..runs.run import InputScaler
 
-    model = load(args.model)
-    check_info(model.extra, model.out_features, args.model)
+    model = load(args.model)  # the model file checked whole, before any input is read
     classes = display_classes(model.extra, model.out_features)
     scaler = InputScaler.of(model)
     if args.output:
