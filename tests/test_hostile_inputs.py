@@ -331,7 +331,7 @@ def resume_cases(d: Path) -> dict[str, list]:
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (64, 784), dtype=np.uint8), rng.integers(0, 10, 64)
 
-    def folder(name, progress_change=None, config_text=None, tensors_change=None):
+    def folder(name, progress_change=None, config_text=None, tensors_change=None, optimizer=True):
         run = _mkdir(d / name)
         model = cfg.build_model(config)
         trainer = Trainer(model, batch_size=16)
@@ -339,7 +339,7 @@ def resume_cases(d: Path) -> dict[str, list]:
         progress = {**trainer.progress(), "config_sha256": fingerprint(config)}
         if progress_change:
             progress_change(progress)
-        model.save(run / "checkpoint.safetensors", include_optimizer=True, extra=progress)
+        model.save(run / "checkpoint.safetensors", include_optimizer=optimizer, extra=progress)
         if tensors_change:
             from safetensors import safe_open
             from safetensors.numpy import load_file, save_file
@@ -372,6 +372,7 @@ def resume_cases(d: Path) -> dict[str, list]:
         "early-stopping-state-garbage": folder("es", lambda p: p.update(callbacks={"EarlyStopping": {"best": "x"}})),
         "callback-state-a-number": folder("cb", lambda p: p.update(callbacks={"EarlyStopping": 5})),
         "velocity-wrong-size": folder("vel", tensors_change=velocity),
+        "no-optimizer-state": folder("noopt", optimizer=False),
         "checkpoint-is-a-folder": ["train", "--resume", directory],
         "empty-config": folder("empty", config_text=""),
         "config-of-another-architecture": folder("arch", config_text=other),
@@ -435,6 +436,11 @@ def test_nothing_was_written_by_a_refused_train(outcomes, tmp_path_factory):
     assert refused
     for folder in Path(tmp_path_factory.getbasetemp()).glob("config*"):
         assert not (folder / "never").exists()
+
+
+def test_a_checkpoint_without_optimizer_state_is_refused_not_resumed_on_a_fresh_optimizer(outcomes):
+    outcome = outcomes[("run folders on --resume", "no-optimizer-state")]
+    assert outcome.returncode == 2 and "no optimizer state" in outcome.stderr, outcome.stderr
 
 
 def test_class_names_with_escapes_are_printed_escaped(tmp_path):

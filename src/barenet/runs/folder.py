@@ -5,6 +5,7 @@
     fingerprint(config)              # SHA-256 of the resolved config, kept in every checkpoint
     remove_stale_parts(run_dir)      # temp files of writes killed half-way (only safe under the lock)
     check_progress(progress, path)   # the Trainer progress a checkpoint holds, kinds and ranges checked
+    check_optimizer_state(model, progress, path)  # and the optimizer's state, without which it would not resume exactly
 """
 
 from __future__ import annotations
@@ -128,6 +129,18 @@ def check_progress(progress, path) -> None:
     _check_generator(progress["rng"], path, "random-generator")
     if "augment" in progress:
         _check_generator(progress["augment"].get("rng"), path, "augmentation's random-generator")
+
+
+def check_optimizer_state(model, progress: dict, path) -> None:
+    """A checkpoint past epoch 0 must hold its optimizer's state: refused (never resumed on a fresh optimizer).
+
+    Every checkpoint a run writes holds it (one is written after each epoch, so the optimizer has stepped);
+    without it momentum, Adam's moments and the step count would restart, and the run would end elsewhere
+    than an uninterrupted one while claiming to be its continuation."""
+    optimizer = getattr(model, "optimizer", None)
+    if progress["epoch"] > 0 and (optimizer is None or not optimizer.state):
+        raise ModelFileError(f"{path} holds no optimizer state (momentum, moments, step count), so the run cannot "
+                             f"continue as if never stopped: delete the checkpoint to start the run again")
 
 
 def _check_generator(state, path, what: str) -> None:

@@ -38,7 +38,7 @@ from ..training.trainer import Trainer
 from ..version import __version__
 from . import config as cfg
 from . import reports
-from .folder import RunLock, check_progress, fingerprint, remove_stale_parts
+from .folder import RunLock, check_optimizer_state, check_progress, fingerprint, remove_stale_parts
 from .review import review
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -407,6 +407,7 @@ def _checkpoint(run_dir: Path, config: dict, device: str) -> tuple[Sequential | 
     model = loading.load(path, device=device)
     progress = checkpoint_progress(model.extra)
     check_progress(progress, path)
+    check_optimizer_state(model, progress, path)
     saved = progress.pop("config_sha256", None)
     if saved is not None and saved != fingerprint(config):
         raise ConfigError(f"{run_dir}/config.toml is not the configuration {CHECKPOINT} was trained with (it was "
