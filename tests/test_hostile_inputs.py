@@ -93,6 +93,18 @@ def write_model(folder: Path, name: str, change=None, tensors_change=None, check
     return path
 
 
+def bit_flipped_model(folder: Path, name: str) -> Path:
+    """A model file as barenet writes it (with its digest), then one bit flipped in its first weight."""
+    import barenet as bn
+
+    path = folder / name
+    bn.MLP([784, 16, 10], seed=0).compile().save(path, extra={"classes": [str(i) for i in range(10)]})
+    data = bytearray(path.read_bytes())
+    data[8 + struct.unpack("<Q", data[:8])[0]] ^= 0x10  # the lowest byte of a float32: a different number, no NaN
+    path.write_bytes(bytes(data))
+    return path
+
+
 def png_header(width: int, height: int, depth: int = 8, colour: int = 0) -> bytes:
     """A PNG that claims width x height in its header, with one tiny IDAT: enough to reach the size check."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -193,6 +205,7 @@ def model_cases(d: Path) -> dict[str, list]:
         "model-is-a-fifo": ["predict", fifo, image],
         "model-is-dev-zero": ["predict", "/dev/zero", image],
         "pickle-as-model": ["predict", pickle_model, image],
+        "bit-flip-in-tensor-data": ["predict", bit_flipped_model(d, "flipped.safetensors"), image],
         **{f"import-torch-{name}": ["import-torch", path, d / f"{name}.out.safetensors"]
            for name, path in torch_cases.items()},
         "evaluate-std-0": ["evaluate", d / "std0.safetensors"],
@@ -344,8 +357,11 @@ def resume_cases(d: Path) -> dict[str, list]:
             from safetensors import safe_open
             from safetensors.numpy import load_file, save_file
 
+            from barenet.io.safetensors import DIGEST_KEY
+
             with safe_open(str(run / "checkpoint.safetensors"), framework="numpy") as handle:
                 meta = handle.metadata()
+            del meta[DIGEST_KEY]  # a hand-made checkpoint: it must reach the check under test, not the digest
             tensors = load_file(run / "checkpoint.safetensors")
             tensors_change(tensors)
             save_file(tensors, run / "checkpoint.safetensors", metadata=meta)
