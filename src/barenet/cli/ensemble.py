@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .paths import existing_folder
 
 MAX_MODELS = 50
 
@@ -22,7 +23,7 @@ MAX_MODELS = 50
 def register(sub) -> None:
     p = sub.add_parser("ensemble", help="average the probabilities of several models; test accuracy of each and all")
     p.add_argument("models", nargs="+", metavar="MODEL", help="model files (.safetensors) trained on one dataset")
-    p.add_argument("--data-dir", help="folder with the dataset files (default: the usual places)")
+    p.add_argument("--data-dir", type=existing_folder, help="folder with the dataset files (default: the usual places)")
     p.add_argument("--on", choices=("test", "validation"), default="test",
                    help="score on the test set (default) or on the last training images the members held out")
     p.add_argument("--validation", type=int, metavar="N",

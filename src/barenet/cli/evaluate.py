@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .paths import existing_folder
+
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test set")
     p.add_argument("model", help="a model file (.safetensors) written by barenet")
     p.add_argument("--dataset", help="mnist or fashion-mnist (default: the one the model was trained on)")
-    p.add_argument("--data-dir", help="folder with the dataset files (default: the one the model was trained "
-                                      "with, then the usual places)")
+    p.add_argument("--data-dir", type=existing_folder,
+                   help="folder with the dataset files (default: the one the model was trained with, then the "
+                        "usual places)")
     p.add_argument("--plot", help="confusion matrix PNG (default: next to the model, <name>.confusion.png)")
     p.set_defaults(func=run)
 

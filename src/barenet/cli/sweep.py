@@ -78,8 +78,9 @@ def sweep(args) -> int:
     from ..apps.sweep import results
     from ..apps.sweep.params import parse_params
     from ..apps.sweep.plan import make_plan
-    from ..apps.sweep.workers import blas_threads, run_sweep
+    from ..apps.sweep.workers import blas_threads, check_workers, run_sweep
 
+    check_workers(args.workers)  # before the data is read, and before the thread share divides by it
     base = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
     plan = make_plan(base, parse_params(args.param, base), args.trials, study=args.study, storage=args.storage,
                      out=args.out, sampler=args.sampler, pruner=args.prune, prune_after=args.prune_after,

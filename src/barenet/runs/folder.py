@@ -20,7 +20,7 @@ import numpy as np
 
 from ..data import augment
 from ..errors import ConfigError, ModelFileError
-from ..io.files import is_temp_file
+from ..io.files import is_temp_file, write_error
 from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
 from .schema import MAX_EPOCHS
 
@@ -54,8 +54,12 @@ class RunLock:
                 raise
             raise ConfigError(f"{self.path.parent} is in use by another barenet process (pid {self._holder()}): "
                               f"wait for it to finish or stop it, then try again") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:  # a full disk: the run could not write a file anyway
+            os.close(fd)
+            raise write_error(self.path, exc) from None
         self.fd = fd
         return self
 
