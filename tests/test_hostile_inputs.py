@@ -514,9 +514,23 @@ def test_a_run_folder_held_by_another_process_is_refused_naming_it(tmp_path):
     with RunLock(run):
         outcome = run_limited(["train", "--resume", run], cwd=tmp_path)
         forced = run_limited(["train", "--out", run, "--force"], cwd=tmp_path)
-    for result in (outcome, forced):
+        unforced = run_limited(["train", "--out", run], cwd=tmp_path)  # not told to add --force: it is in use
+    for result in (outcome, forced, unforced):
         assert result.returncode == 2 and f"pid {os.getpid()}" in result.stderr, result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
+        assert len(result.stderr.strip().splitlines()) == 1 and "--force" not in result.stderr
+
+
+def test_a_run_that_loses_the_race_for_its_folder_is_told_it_is_in_use(tmp_path):
+    """Both runs passed the early check; the loser meets the winner's folder when it creates its own."""
+    from barenet.errors import ConfigError
+    from barenet.runs import config as cfg
+    from barenet.runs.folder import RunLock
+    from barenet.runs.run import new_run_dir
+
+    run = _mkdir(tmp_path / "raced")
+    (run / "config.toml").write_text("written by the winner")
+    with RunLock(run), pytest.raises(ConfigError, match=f"in use by another barenet process \\(pid {os.getpid()}\\)"):
+        new_run_dir(cfg.resolve(), run, force=False)
 
 
 def test_stale_part_files_are_removed_on_resume(tmp_path):

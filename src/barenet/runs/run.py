@@ -29,7 +29,7 @@ from ..data.loader import Dataset
 from ..data.loader import load as load_dataset
 from ..data.transforms import scale, standardize
 from ..errors import ConfigError, Interrupted, TrainingDiverged
-from ..io.files import check_output_dir, make_dir, write_json, write_text
+from ..io.files import check_output_dir, lookable, make_dir, write_json, write_text
 from ..io.readers import check_regular
 from ..models import loading
 from ..models.sequential import Sequential
@@ -167,6 +167,7 @@ def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
         while out.exists():
             suffix += 1
             out = Path("runs") / f"{stamp}-{label}-{suffix}"
+    RunLock.check_free(Path(out))  # a folder another run is writing: say so, not "add --force"
     out = check_output_dir(out, force)
     return make_dir(out)
 
@@ -231,9 +232,9 @@ def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream
     """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too).
     `callbacks` run after the run's own (so an epoch's checkpoint is on disk before they see it)."""
     wall_start = time.perf_counter()
-    if out is not None:  # before the data is loaded: a bad or busy --out is refused at once
+    if out is not None:  # before the data is loaded: a busy or bad --out is refused at once
+        RunLock.check_free(Path(lookable(out, "--out")))
         check_output_dir(out, force)
-        RunLock.check_free(Path(out))
     prepared = prepare(config)
     run_dir = new_run_dir(config, out, force)
     with RunLock(run_dir):
