@@ -4,16 +4,20 @@
         ...
     fingerprint(config)              # SHA-256 of the resolved config, kept in every checkpoint
     remove_stale_parts(run_dir)      # temp files of writes killed half-way (only safe under the lock)
+    with signals_held(): ...         # a checkpoint and the count of saved epochs change together
     check_progress(progress, path)   # the Trainer progress a checkpoint holds, kinds and ranges checked
     check_optimizer_state(model, progress, path)  # and the optimizer's state, without which it would not resume exactly
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +86,23 @@ class RunLock:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock; the file stays (removing it would race)
             self.fd = None
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back until the block ends (they arrive then): what it writes and what it
+    counts change together, so a stop never reports the epoch before the checkpoint on disk."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if threading.current_thread() is not threading.main_thread():  # only the main thread runs Python's handlers
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def fingerprint(config: dict) -> str:

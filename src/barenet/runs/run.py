@@ -38,7 +38,7 @@ from ..training.trainer import Trainer
 from ..version import __version__
 from . import config as cfg
 from . import reports
-from .folder import RunLock, check_optimizer_state, check_progress, fingerprint, remove_stale_parts
+from .folder import RunLock, check_optimizer_state, check_progress, fingerprint, remove_stale_parts, signals_held
 from .review import review
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -206,9 +206,10 @@ class RunRecorder(Callback):
 
     def on_epoch_end(self, epoch, logs):
         reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history))
-        self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
-                        extra={**self.trainer.progress(), "config_sha256": self.config_sha256})
-        self.saved = epoch + 1
+        with signals_held():  # a stop between the two would name the epoch before the one on disk
+            self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
+                            extra={**self.trainer.progress(), "config_sha256": self.config_sha256})
+            self.saved = epoch + 1
 
 
 def _callbacks(prepared: Prepared, recorder: RunRecorder, quiet: bool, stream) -> list[Callback]:

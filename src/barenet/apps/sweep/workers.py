@@ -186,10 +186,24 @@ def wait_for(processes: list) -> None:
         for process in processes:
             process.join()
         raise Interrupted(STOPPED, getattr(exc, "signal_number", 2)) from None
-    failed = [p.exitcode for p in processes if p.exitcode]
+    failed = [process for process in processes if process.exitcode]
     if failed:
-        raise ConfigError(f"{len(failed)} of {len(processes)} sweep workers stopped with an error (said above); "
-                          f"the study keeps every finished trial: fix it and rerun the same command")
+        raise ConfigError(f"{len(failed)} of {len(processes)} sweep workers stopped ({'; '.join(map(why, failed))}); "
+                          f"the study keeps every finished trial: rerun the same command to continue")
+
+
+def why(process) -> str:
+    """How a worker process ended: killed by a signal (nothing said), with barenet's error (said above), or else."""
+    import signal
+
+    code, name = process.exitcode, process.name
+    if code < 0:
+        signame = signal.Signals(-code).name if -code in signal.Signals.__members__.values() else f"signal {-code}"
+        cause = " (kill -9, or the system out of memory)" if -code == signal.SIGKILL else ""
+        return f"{name} was killed by {signame}{cause}"
+    if code == 2:
+        return f"{name} stopped with the error above"
+    return f"{name} exited with status {code}"
 
 
 def worker_main(plan: SweepPlan, index: int, threads: int, timeout_s: float | None) -> None:
