@@ -288,6 +288,11 @@ def data_cases(d: Path) -> dict[str, list]:
         "dev-zero": Path("/dev/zero"),
         "symlink-to-a-fifo": _symlink(d / "link.npy", fifo),
         "csv-with-nul-bytes": _write(d / "nul.csv", b"1,2,3,4\n\x00\x00,1,2,3\n"),
+        "all-black-png": _flat_png(d / "black.png", 0),
+        "all-white-png": _flat_png(d / "white.png", 255),
+        "python-script": _write(d / "script.py", b"import os\nprint(1, 2, 3)\n"),
+        "text-notes": _write(d / "notes.txt", b"shopping list\nmilk\n"),
+        "empty-png": _write(d / "empty.png", b""),
     }
     return {name: ["predict", model, path] for name, path in cases.items()}
 
@@ -330,6 +335,10 @@ def config_cases(d: Path) -> dict[str, list]:
         "output-root": ["predict", model, image, "--output", "/"],
         "output-folder": ["predict", model, image, "--output", d],
         "show-count-10^6": ["data", "show", "--count", "1000000", "--out", d / "show.png"],
+        "top-0": ["predict", model, image, "--top", "0"],
+        "top-minus-5": ["predict", model, image, "--top", "-5"],
+        "sweep-timeout-minus-5": ["sweep", "--param", "optimizer.lr=0.1,0.2", "--timeout", "-5", "--out", d / "sw"],
+        "evaluate-data-dir-dev-null": ["evaluate", model, "--data-dir", "/dev/null", "--plot", d / "never.png"],
         "resume-not-a-run": ["train", "--resume", d],
     }
 
@@ -399,6 +408,13 @@ def resume_cases(d: Path) -> dict[str, list]:
 
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def _flat_png(path: Path, level: int) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.full((28, 28), level, dtype=np.uint8)).save(path)
     return path
 
 
@@ -637,3 +653,21 @@ def test_every_command_reading_a_model_refuses_what_the_others_refuse(bad_model_
         lines = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and model.name in lines[0], (name, code, lines)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"], (name, list(tmp_path.iterdir()))
+
+
+def test_what_predict_says_about_flat_images_scripts_and_empty_files(outcomes):
+    """Black and white alike; a script or notes told which formats predict reads; an empty file called empty."""
+    said = {name: o.stderr.strip() for (c, name), o in outcomes.items() if c == "data and images"}
+    assert said["all-black-png"].replace("black", "white") == said["all-white-png"]
+    assert "no visible digit" in said["all-black-png"]
+    for name in ("python-script", "text-notes", "empty-png"):
+        assert "predict reads images (PNG, JPEG" in said[name] and ".npy, IDX, or a CSV" in said[name], said[name]
+    assert "is empty (0 bytes)" in said["empty-png"] and "bytes are text" not in said["empty-png"]
+
+
+def test_what_the_command_line_says_about_top_timeout_and_data_dir(outcomes):
+    said = {name: o.stderr.strip() for (c, name), o in outcomes.items() if c == "config and command line"}
+    assert "argument --top: must be at least 1, got 0" in said["top-0"]
+    assert "argument --top: must be at least 1, got -5" in said["top-minus-5"]
+    assert "argument --timeout: must be a number of seconds above 0, got -5" in said["sweep-timeout-minus-5"]
+    assert "/dev/null is not a folder" in said["evaluate-data-dir-dev-null"]

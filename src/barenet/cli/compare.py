@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .paths import existing_folder
+from .arguments import existing_folder
 from .train import add_config_source
 
 ROWS = 10  # table rows (step ranges)

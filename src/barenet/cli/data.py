@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from ..data.augment import KINDS as AUGMENTATIONS
-from .paths import existing_folder
+from .arguments import existing_folder
 
 SEARCH = ("Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, system folders "
           "(Debian's dataset-fashion-mnist), then downloaded from mirrors and verified by SHA-256.")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .paths import existing_folder
+from .arguments import existing_folder
 
 MAX_MODELS = 50
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .paths import existing_folder
+from .arguments import existing_folder
 
 
 def register(sub) -> None:

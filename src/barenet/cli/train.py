@@ -8,7 +8,7 @@ import sys
 from ..data.augment import KINDS as AUGMENTATIONS
 from ..errors import ConfigError
 from ..runs import config as cfg
-from .paths import existing_folder
+from .arguments import existing_folder
 
 # option -> (config key, parser); the optimizer/schedule names come first so their options apply after
 OVERRIDES = {
