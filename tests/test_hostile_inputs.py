@@ -665,7 +665,7 @@ def test_what_predict_says_about_flat_images_scripts_and_empty_files(outcomes):
 
 def test_what_the_command_line_says_about_top_timeout_and_data_dir(outcomes):
     said = {name: o.stderr.strip() for (c, name), o in outcomes.items() if c == "config and command line"}
-    assert "argument --top: must be at least 1, got 0" in said["top-0"]
-    assert "argument --top: must be at least 1, got -5" in said["top-minus-5"]
+    assert "argument --top: must be a whole number of at least 1, got 0" in said["top-0"]
+    assert "argument --top: must be a whole number of at least 1, got -5" in said["top-minus-5"]
     assert "argument --timeout: must be a number of seconds above 0, got -5" in said["sweep-timeout-minus-5"]
     assert "/dev/null is not a folder" in said["evaluate-data-dir-dev-null"]

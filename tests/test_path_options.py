@@ -323,3 +323,14 @@ def test_train_out_with_a_300_character_name_is_one_line(capsys, monkeypatch, tm
     monkeypatch.chdir(tmp_path)
     line = one_line(capsys, ["train", "--out", "a" * 300])
     assert "File name too long" in line and len(line) < 300
+
+
+def test_a_write_error_is_said_once_not_twice(full_disk, capsys, monkeypatch, tmp_path):
+    """`data show` wrapped the one-line write error in another: "cannot write X: cannot write X: ..."."""
+    from helpers import run_dataset
+
+    rng = np.random.default_rng(0)
+    data = run_dataset(rng.integers(0, 256, (600, 784), dtype=np.uint8), rng.integers(0, 10, 600))
+    monkeypatch.setattr("barenet.data.loader.load", lambda *a, **k: data)
+    line = one_line(capsys, ["data", "show", "--count", "4", "--out", str(need(full_disk) / "samples.png")])
+    assert line.count("cannot write") == 1 and "No space left on device" in line

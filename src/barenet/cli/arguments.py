@@ -23,23 +23,21 @@ def existing_folder(text: str) -> str:
     return text
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1 (a count: --top)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def positive(kind: type, what: str):
+    """An argparse type for a finite `kind` (int or float) above 0; `what` says so in the error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
 
 
-def positive_seconds(text: str) -> float:
-    """A finite number of seconds above 0 (a time limit: --timeout)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
-    return value
+positive_int = positive(int, "a whole number of at least 1")  # a count: --top
+positive_seconds = positive(float, "a number of seconds above 0")  # a time limit: --timeout
