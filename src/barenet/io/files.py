@@ -20,6 +20,14 @@ from .schema import printable
 
 PathLike = str | os.PathLike
 TEMP_NAME = re.compile(r"\..+\.[0-9]+\.[0-9a-f]{8}\.part")  # what `temp_path` names: .NAME.PID.HEX.part
+FIXES = {  # what to do about a path the system refused, by errno
+    errno.ENOSPC: "free some space or choose another path",
+    errno.EDQUOT: "free some space or choose another path",
+    errno.EACCES: "fix the permissions or choose another path",
+    errno.EPERM: "fix the permissions or choose another path",
+    errno.EROFS: "the filesystem is read-only: choose another path",
+    errno.ENAMETOOLONG: "choose a shorter name",
+}
 
 
 def temp_path(path: Path) -> Path:
@@ -38,7 +46,7 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     On any error the temp file is removed and `path` is left as it was. The file gets
     ordinary permissions (the umask applies), like a file written with open().
     """
-    path = Path(path)
+    path = lookable(path, "cannot write", WriteError)
     if not path.name or path.is_dir():
         raise WriteError(f"cannot write {path}: it is a folder; give a file path")
     make_dir(path.parent)
@@ -70,12 +78,6 @@ def write_error(path: PathLike, exc: OSError) -> WriteError:
     """One line naming the path and the reason (disk full, permission denied, ...) and what to do."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     return WriteError(f"cannot write {path}: {reason}; {FIXES.get(exc.errno or 0, 'choose another path')}")
-
-
-FIXES = {errno.ENOSPC: "free some space or choose another path", errno.EDQUOT: "free some space or choose another path",
-         errno.EACCES: "fix the permissions or choose another path", errno.EPERM: "fix the permissions or choose "
-         "another path", errno.EROFS: "the filesystem is read-only: choose another path",
-         errno.ENAMETOOLONG: "choose a shorter name"}
 
 
 def path_error(exc: OSError) -> str:
@@ -124,8 +126,8 @@ def check_output_dir(path: PathLike, force: bool, option: str = "--out") -> Path
     return path
 
 
-def lookable(path: PathLike, option: str) -> Path:
-    """`path`, when the system can look it up (it need not exist); else a one-line ConfigError naming why:
+def lookable(path: PathLike, option: str, error: type[BarenetError] = ConfigError) -> Path:
+    """`path`, when the system can look it up (it need not exist); else a one-line `error` naming why:
     a name longer than the filesystem allows, a loop of symbolic links, a folder barenet may not search."""
     path = Path(path)
     try:
@@ -134,7 +136,7 @@ def lookable(path: PathLike, option: str) -> Path:
         pass
     except OSError as exc:
         fix = FIXES.get(exc.errno or 0, "choose another path")
-        raise ConfigError(f"{option} {printable(path, 120)}: {exc.strerror or exc}; {fix}") from None
+        raise error(f"{option} {printable(path, 120)}: {exc.strerror or exc}; {fix}") from None
     return path
 
 

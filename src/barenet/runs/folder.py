@@ -90,19 +90,27 @@ class RunLock:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back until the block ends (they arrive then): what it writes and what it
-    counts change together, so a stop never reports the epoch before the checkpoint on disk."""
+    """Hold SIGINT, SIGTERM and SIGHUP back until the block ends, then deliver them to their own handlers: what
+    the block writes and what it counts change together, so a stop never names the epoch before the one on disk.
+
+    The handlers are swapped for a recorder rather than the signals masked: a mask is per thread, and a signal
+    that a BLAS thread receives would still trip Python's handler in the main thread."""
     import signal
 
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    if threading.current_thread() is not threading.main_thread():  # only the main thread runs Python's handlers
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+    previous = {number: signal.signal(number, lambda received, frame: caught.append(received))
+                for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(number) not in (None, signal.SIG_IGN)}  # an ignored signal stays ignored
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for received in dict.fromkeys(caught):
+            signal.raise_signal(received)
 
 
 def fingerprint(config: dict) -> str:
