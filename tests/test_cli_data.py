@@ -40,6 +40,7 @@ def test_unknown_action():
 
 
 def test_verify_with_nothing_present_names_the_fix(tmp_path, cache_env):
+    (tmp_path / "empty").mkdir()  # a --data-dir that does not exist is refused as such (test_path_options)
     proc = barenet("verify", "--dataset", "mnist", "--data-dir", str(tmp_path / "empty"), env_extra=cache_env)
     assert_clean_error(proc)
     assert "--data-dir" in proc.stderr and "BARENET_DATA_DIR" in proc.stderr

@@ -5,7 +5,9 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors import safe_open
 
@@ -94,3 +96,34 @@ def test_a_full_disk_during_training_is_one_line_and_leaves_no_temp_file(tmp_pat
                             preexec_fn=small_files)
     assert_user_error(result, "cannot write", "File too large")
     assert not list(run_dir.glob(".*.part"))
+
+
+def test_a_signal_between_the_checkpoint_and_its_count_names_the_epoch_on_disk(tmp_path, monkeypatch):
+    """SIGINT right after epoch 2's checkpoint is written: the stop names epoch 2, the one on disk."""
+    import os
+
+    from barenet.errors import Interrupted
+    from barenet.models.sequential import Sequential
+    from barenet.runs import config as cfg
+    from barenet.runs import run
+    from helpers import run_dataset
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(run, "load_data", lambda config: run_dataset(rng.integers(0, 256, (600, 784), np.uint8),
+                                                                     rng.integers(0, 10, 600)))
+    save = Sequential.save
+
+    def save_then_signal(self, path, *args, **kwargs):
+        save(self, path, *args, **kwargs)
+        if Path(path).name == "checkpoint.safetensors" and saved_epoch(Path(path).parent) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # lands before the run has counted epoch 2 as saved
+
+    monkeypatch.setattr(Sequential, "save", save_then_signal)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        config = cfg.resolve(overrides={"train.epochs": 3, "model.layers": [784, 8, 10], "train.batch_size": 100})
+        with pytest.raises(Interrupted, match="epoch 2 of 3 is saved"):
+            run.run(config, out=tmp_path / "run", quiet=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert saved_epoch(tmp_path / "run") == 2

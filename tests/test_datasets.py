@@ -347,3 +347,12 @@ def test_import_stays_light():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_subset_larger_than_what_validation_leaves_says_so(tiny, env):
+    """Not "subset=25 must be between 1 and 1": the validation split took the rest."""
+    folder = write_files(env / "ok", tiny)
+    with pytest.raises(ConfigError) as caught:
+        barenet.datasets.load("tiny", data_dir=folder, validation=39, subset=25)
+    assert str(caught.value) == ("subset=25 asks for more than the 1 training image left after holding out "
+                                 "validation=39: lower subset or validation")

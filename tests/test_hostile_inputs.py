@@ -93,6 +93,18 @@ def write_model(folder: Path, name: str, change=None, tensors_change=None, check
     return path
 
 
+def bit_flipped_model(folder: Path, name: str) -> Path:
+    """A model file as barenet writes it (with its digest), then one bit flipped in its first weight."""
+    import barenet as bn
+
+    path = folder / name
+    bn.MLP([784, 16, 10], seed=0).compile().save(path, extra={"classes": [str(i) for i in range(10)]})
+    data = bytearray(path.read_bytes())
+    data[8 + struct.unpack("<Q", data[:8])[0]] ^= 0x10  # the lowest byte of a float32: a different number, no NaN
+    path.write_bytes(bytes(data))
+    return path
+
+
 def png_header(width: int, height: int, depth: int = 8, colour: int = 0) -> bytes:
     """A PNG that claims width x height in its header, with one tiny IDAT: enough to reach the size check."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -193,6 +205,7 @@ def model_cases(d: Path) -> dict[str, list]:
         "model-is-a-fifo": ["predict", fifo, image],
         "model-is-dev-zero": ["predict", "/dev/zero", image],
         "pickle-as-model": ["predict", pickle_model, image],
+        "bit-flip-in-tensor-data": ["predict", bit_flipped_model(d, "flipped.safetensors"), image],
         **{f"import-torch-{name}": ["import-torch", path, d / f"{name}.out.safetensors"]
            for name, path in torch_cases.items()},
         "evaluate-std-0": ["evaluate", d / "std0.safetensors"],
@@ -275,6 +288,11 @@ def data_cases(d: Path) -> dict[str, list]:
         "dev-zero": Path("/dev/zero"),
         "symlink-to-a-fifo": _symlink(d / "link.npy", fifo),
         "csv-with-nul-bytes": _write(d / "nul.csv", b"1,2,3,4\n\x00\x00,1,2,3\n"),
+        "all-black-png": _flat_png(d / "black.png", 0),
+        "all-white-png": _flat_png(d / "white.png", 255),
+        "python-script": _write(d / "script.py", b"import os\nprint(1, 2, 3)\n"),
+        "text-notes": _write(d / "notes.txt", b"shopping list\nmilk\n"),
+        "empty-png": _write(d / "empty.png", b""),
     }
     return {name: ["predict", model, path] for name, path in cases.items()}
 
@@ -317,6 +335,10 @@ def config_cases(d: Path) -> dict[str, list]:
         "output-root": ["predict", model, image, "--output", "/"],
         "output-folder": ["predict", model, image, "--output", d],
         "show-count-10^6": ["data", "show", "--count", "1000000", "--out", d / "show.png"],
+        "top-0": ["predict", model, image, "--top", "0"],
+        "top-minus-5": ["predict", model, image, "--top", "-5"],
+        "sweep-timeout-minus-5": ["sweep", "--param", "optimizer.lr=0.1,0.2", "--timeout", "-5", "--out", d / "sw"],
+        "evaluate-data-dir-dev-null": ["evaluate", model, "--data-dir", "/dev/null", "--plot", d / "never.png"],
         "resume-not-a-run": ["train", "--resume", d],
     }
 
@@ -331,7 +353,7 @@ def resume_cases(d: Path) -> dict[str, list]:
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (64, 784), dtype=np.uint8), rng.integers(0, 10, 64)
 
-    def folder(name, progress_change=None, config_text=None, tensors_change=None):
+    def folder(name, progress_change=None, config_text=None, tensors_change=None, optimizer=True):
         run = _mkdir(d / name)
         model = cfg.build_model(config)
         trainer = Trainer(model, batch_size=16)
@@ -339,13 +361,14 @@ def resume_cases(d: Path) -> dict[str, list]:
         progress = {**trainer.progress(), "config_sha256": fingerprint(config)}
         if progress_change:
             progress_change(progress)
-        model.save(run / "checkpoint.safetensors", include_optimizer=True, extra=progress)
+        model.save(run / "checkpoint.safetensors", include_optimizer=optimizer, extra=progress)
         if tensors_change:
             from safetensors import safe_open
             from safetensors.numpy import load_file, save_file
 
             with safe_open(str(run / "checkpoint.safetensors"), framework="numpy") as handle:
                 meta = handle.metadata()
+            meta.pop("barenet_tensors_sha256", None)  # hand-made: it must meet the check under test, not the digest
             tensors = load_file(run / "checkpoint.safetensors")
             tensors_change(tensors)
             save_file(tensors, run / "checkpoint.safetensors", metadata=meta)
@@ -372,6 +395,7 @@ def resume_cases(d: Path) -> dict[str, list]:
         "early-stopping-state-garbage": folder("es", lambda p: p.update(callbacks={"EarlyStopping": {"best": "x"}})),
         "callback-state-a-number": folder("cb", lambda p: p.update(callbacks={"EarlyStopping": 5})),
         "velocity-wrong-size": folder("vel", tensors_change=velocity),
+        "no-optimizer-state": folder("noopt", optimizer=False),
         "checkpoint-is-a-folder": ["train", "--resume", directory],
         "empty-config": folder("empty", config_text=""),
         "config-of-another-architecture": folder("arch", config_text=other),
@@ -382,6 +406,13 @@ def resume_cases(d: Path) -> dict[str, list]:
 
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def _flat_png(path: Path, level: int) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.full((28, 28), level, dtype=np.uint8)).save(path)
     return path
 
 
@@ -435,6 +466,11 @@ def test_nothing_was_written_by_a_refused_train(outcomes, tmp_path_factory):
     assert refused
     for folder in Path(tmp_path_factory.getbasetemp()).glob("config*"):
         assert not (folder / "never").exists()
+
+
+def test_a_checkpoint_without_optimizer_state_is_refused_not_resumed_on_a_fresh_optimizer(outcomes):
+    outcome = outcomes[("run folders on --resume", "no-optimizer-state")]
+    assert outcome.returncode == 2 and "no optimizer state" in outcome.stderr, outcome.stderr
 
 
 def test_class_names_with_escapes_are_printed_escaped(tmp_path):
@@ -492,9 +528,23 @@ def test_a_run_folder_held_by_another_process_is_refused_naming_it(tmp_path):
     with RunLock(run):
         outcome = run_limited(["train", "--resume", run], cwd=tmp_path)
         forced = run_limited(["train", "--out", run, "--force"], cwd=tmp_path)
-    for result in (outcome, forced):
+        unforced = run_limited(["train", "--out", run], cwd=tmp_path)  # not told to add --force: it is in use
+    for result in (outcome, forced, unforced):
         assert result.returncode == 2 and f"pid {os.getpid()}" in result.stderr, result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
+        assert len(result.stderr.strip().splitlines()) == 1 and "--force" not in result.stderr
+
+
+def test_a_run_that_loses_the_race_for_its_folder_is_told_it_is_in_use(tmp_path):
+    """Both runs passed the early check; the loser meets the winner's folder when it creates its own."""
+    from barenet.errors import ConfigError
+    from barenet.runs import config as cfg
+    from barenet.runs.folder import RunLock
+    from barenet.runs.run import new_run_dir
+
+    run = _mkdir(tmp_path / "raced")
+    (run / "config.toml").write_text("written by the winner")
+    with RunLock(run), pytest.raises(ConfigError, match=f"in use by another barenet process \\(pid {os.getpid()}\\)"):
+        new_run_dir(cfg.resolve(), run, force=False)
 
 
 def test_stale_part_files_are_removed_on_resume(tmp_path):
@@ -506,6 +556,22 @@ def test_stale_part_files_are_removed_on_resume(tmp_path):
     with RunLock(run):
         assert remove_stale_parts(run) == 1
     assert sorted(p.name for p in run.iterdir()) == [".lock", "keep.txt"]
+
+
+def test_stale_part_removal_spares_files_that_are_not_barenets(tmp_path):
+    """Only `.NAME.PID.HEX.part` (what atomic_write names its temp files) is barenet's to delete."""
+    from barenet.runs.folder import RunLock, remove_stale_parts
+
+    run = _mkdir(tmp_path / "run")
+    ours = run / ".model.safetensors.4242.0badc0de.part"
+    ours.write_bytes(b"half")
+    users = [".user_download.part", ".movie.mkv.part", ".x.12.part", ".x.12.abcdefgh.part", ".a.1.ABCDEF12.part"]
+    for name in users:
+        (run / name).write_bytes(b"mine")
+    with RunLock(run):
+        assert remove_stale_parts(run) == 1
+    assert not ours.exists()
+    assert sorted(p.name for p in run.iterdir() if p.name != ".lock") == sorted(users)
 
 
 def test_write_errors_are_one_line_naming_the_path(tmp_path):
@@ -539,3 +605,67 @@ def test_disk_full_from_safetensors_is_mapped_to_one_line(tmp_path, monkeypatch)
     with pytest.raises(WriteError, match="No space left on device"):
         write_safetensors(tmp_path / "m.safetensors", {"a": np.zeros(3)}, {})
     assert list(tmp_path.iterdir()) == []
+
+
+# ----- one model-file check for every command that reads a model ----------------------------------------------------
+def _set_extra(key, value):
+    return lambda doc: doc["extra"].update({key: value})
+
+
+BAD_MODEL_FILES = {  # model files predict and evaluate refused but export took (issue 25)
+    "std-0": _set_extra("input", {"scale": "standardize", "mean": 0.1, "std": 0}),
+    "classes-an-int": _set_extra("classes", 5),
+    "classes-empty": _set_extra("classes", []),
+    "classes-short": _set_extra("classes", ["a", "b"]),
+    "unknown-loss": lambda doc: doc["compile"].update(loss="hinge_of_doom"),
+    "unknown-input-scale": _set_extra("input", {"scale": "log"}),
+    "input-a-number": _set_extra("input", 5),
+    "input-without-mean": _set_extra("input", {"scale": "standardize"}),
+    "input-mean-a-string": _set_extra("input", {"scale": "standardize", "mean": "x", "std": 0.3}),
+}
+MODEL_READERS = {
+    "predict": lambda model, d: ["predict", model, d / "x.npy"],
+    "evaluate": lambda model, d: ["evaluate", model, "--plot", d / "confusion.png"],
+    "ensemble": lambda model, d: ["ensemble", model, model],
+    "serve": lambda model, d: ["serve", model, "--port", "-1"],  # a bad port is only looked at after the model
+    "export-onnx": lambda model, d: ["export", model, "--to", "onnx", d / "out.onnx"],
+    "export-torch": lambda model, d: ["export", model, "--to", "torch", d / "out.safetensors"],
+}
+
+
+@pytest.fixture(scope="module")
+def bad_model_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad-models")
+    np.save(folder / "x.npy", np.zeros((1, 28, 28), dtype=np.uint8))
+    return {name: write_model(folder, f"{name}.safetensors", change) for name, change in BAD_MODEL_FILES.items()}
+
+
+@pytest.mark.parametrize("command", list(MODEL_READERS))
+def test_every_command_reading_a_model_refuses_what_the_others_refuse(bad_model_files, command, tmp_path, capsys):
+    """One check serves predict, evaluate, ensemble, serve and export: one line naming the file, exit 2, no file."""
+    from barenet.cli import main
+
+    np.save(tmp_path / "x.npy", np.zeros((1, 28, 28), dtype=np.uint8))
+    for name, model in bad_model_files.items():
+        code = main([str(arg) for arg in MODEL_READERS[command](model, tmp_path)])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and model.name in lines[0], (name, code, lines)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"], (name, list(tmp_path.iterdir()))
+
+
+def test_what_predict_says_about_flat_images_scripts_and_empty_files(outcomes):
+    """Black and white alike; a script or notes told which formats predict reads; an empty file called empty."""
+    said = {name: o.stderr.strip() for (c, name), o in outcomes.items() if c == "data and images"}
+    assert said["all-black-png"].replace("black", "white") == said["all-white-png"]
+    assert "no visible digit" in said["all-black-png"]
+    for name in ("python-script", "text-notes", "empty-png"):
+        assert "predict reads images (PNG, JPEG" in said[name] and ".npy, IDX, or a CSV" in said[name], said[name]
+    assert "is empty (0 bytes)" in said["empty-png"] and "bytes are text" not in said["empty-png"]
+
+
+def test_what_the_command_line_says_about_top_timeout_and_data_dir(outcomes):
+    said = {name: o.stderr.strip() for (c, name), o in outcomes.items() if c == "config and command line"}
+    assert "argument --top: must be a whole number of at least 1, got 0" in said["top-0"]
+    assert "argument --top: must be a whole number of at least 1, got -5" in said["top-minus-5"]
+    assert "argument --timeout: must be a number of seconds above 0, got -5" in said["sweep-timeout-minus-5"]
+    assert "/dev/null is not a folder" in said["evaluate-data-dir-dev-null"]

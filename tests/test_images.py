@@ -49,6 +49,13 @@ def test_blank_image_is_an_error():
         images.to_mnist(np.full((50, 50), 200.0))
 
 
+@pytest.mark.parametrize("level", [0.0, 3.0, 128.0, 255.0])
+def test_a_flat_image_of_any_level_is_no_digit(level):
+    """All black used to read as ink everywhere ("8, 92.9%") while all white was refused: both are refused."""
+    with pytest.raises(InputError, match="no visible digit"):
+        images.to_mnist(np.full((40, 30), level))
+
+
 @pytest.fixture(scope="module")
 def mnist_model(mnist, tmp_path_factory):
     import barenet as bn

@@ -135,3 +135,14 @@ def test_compare_without_torch_says_how_to_install(tmp_path):
     (hide / "__init__.py").write_text("raise ImportError('no torch here')\n")
     result = barenet("compare", "--steps", "2", env=cli_env(PYTHONPATH=str(tmp_path / "hide")))
     assert_user_error(result, 'pip install "barenet[torch]"')
+
+
+def test_a_failed_export_leaves_no_file(tmp_path):
+    """An in-memory model with a malformed `extra` is refused before the state dict is written."""
+    from barenet.errors import ModelFileError
+
+    model = bn.MLP([4, 3, 2], seed=0)
+    model.extra = {"input": {"scale": "standardize"}}  # no mean, no std
+    with pytest.raises(ModelFileError, match="lacks its mean and std"):
+        interop.export_torch(model, tmp_path / "out.safetensors")
+    assert list(tmp_path.iterdir()) == []

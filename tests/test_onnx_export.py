@@ -162,3 +162,13 @@ def test_mnist_test_set_through_onnxruntime_matches_barenet(mnist, mnist_model_f
     assert got.shape == (10000, 10)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(got.argmax(axis=1), want.argmax(axis=1))
+
+
+def test_a_model_whose_input_std_is_0_is_refused_not_exported_as_nan(tmp_path):
+    from barenet.errors import ModelFileError
+
+    model = bn.MLP([4, 3, 2], seed=0)
+    model.extra = {"input": {"scale": "standardize", "mean": 0.1, "std": 0.0}}
+    with pytest.raises(ModelFileError, match="std"):
+        export_onnx(model, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []

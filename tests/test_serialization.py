@@ -119,3 +119,44 @@ def test_shape_mismatch_between_metadata_and_tensors(tmp_path):
     rewrite_metadata(path, lambda d: d["architecture"]["layers"][0].update(out_features=17))
     with pytest.raises(ModelFileError):
         bn.load(path)
+
+
+def data_start(path) -> int:
+    """Where a safetensors file's tensor bytes begin: after the 8-byte length and the JSON header."""
+    return 8 + struct.unpack("<Q", path.read_bytes()[:8])[0]
+
+
+def test_bit_flips_in_tensor_data_are_refused_in_one_line(tmp_path):
+    """20 single-bit flips, each in the lowest byte of some float32 (never a NaN, so only a digest sees it)."""
+    model, x, _ = fitted_model()
+    path = tmp_path / "m.safetensors"
+    model.save(path, include_optimizer=True)
+    clean, start = path.read_bytes(), data_start(path)
+    rng = np.random.default_rng(25)
+    for word, bit in zip(rng.choice((len(clean) - start) // 4, 20, replace=False), rng.integers(0, 8, 20)):
+        flipped = bytearray(clean)
+        flipped[start + 4 * int(word)] ^= 1 << int(bit)
+        path.write_bytes(bytes(flipped))
+        with pytest.raises(ModelFileError, match="damaged: its tensors do not match the SHA-256 digest") as caught:
+            bn.load(path)
+        assert "\n" not in str(caught.value)
+    path.write_bytes(clean)
+    np.testing.assert_array_equal(bn.load(path).predict_proba(x), model.predict_proba(x))
+
+
+def test_files_without_a_digest_still_load(tmp_path):
+    """Older barenet files, and files another tool rewrote, have no digest: read as before."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from barenet.io.safetensors import DIGEST_KEY
+
+    model, x, _ = fitted_model()
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    with safe_open(str(path), framework="numpy") as handle:
+        metadata = handle.metadata()
+    assert DIGEST_KEY in metadata
+    del metadata[DIGEST_KEY]
+    save_file(load_file(path), path, metadata=metadata)
+    np.testing.assert_array_equal(bn.load(path).predict_proba(x), model.predict_proba(x))

@@ -111,6 +111,25 @@ def test_sweep_command_errors_are_one_line(tmp_path):
     assert_user_error(barenet("sweep", "show", "nothing", cwd=tmp_path), "no sweep storage")
 
 
+@needs_optuna
+def test_a_worker_that_dies_is_described_by_how_it_died():
+    """A worker killed by SIGKILL printed nothing: the parent must not point at an error "said above"."""
+    from types import SimpleNamespace
+
+    from barenet.apps.sweep.workers import wait_for
+
+    def process(name, code):
+        return SimpleNamespace(name=name, exitcode=code, join=lambda: None)
+
+    with pytest.raises(ConfigError) as caught:
+        wait_for([process("barenet-sweep-1", 0), process("barenet-sweep-2", -signal.SIGKILL),
+                  process("barenet-sweep-3", 2)])
+    message = str(caught.value)
+    assert "2 of 3 sweep workers stopped" in message and "said above" not in message
+    assert "barenet-sweep-2 was killed by SIGKILL" in message
+    assert "barenet-sweep-3 stopped with the error above" in message
+
+
 # ----- SQLite: two workers, killed and resumed, the best config rerun ------------------------
 def numbers_in(db, state: str) -> set[int]:
     """Numbers of the trials in `state` in an Optuna SQLite file, read with sqlite3 (none before the schema exists)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from ..errors import BarenetError, ConfigError, TrainingDiverged
-from ..io.files import write_text
+from ..io.files import make_dir, write_text
 from ..runs import config as cfg
 from ..runs import reports
 from ..runs.run import run
@@ -68,7 +68,7 @@ def run_grid(base: dict, params: dict[str, list], out, workers: int | None = Non
         config = cfg.with_overrides(base, overrides)  # every combination is valid before anything trains
         config = {**config, "name": f"{base['name']}-{_label(overrides)}"}
         jobs.append((config, overrides, out / f"{i:03d}-{_label(overrides)}"))
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     rows = []
     with ProcessPoolExecutor(max_workers=workers) as pool:

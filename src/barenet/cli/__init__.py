@@ -107,3 +107,10 @@ def main(argv=None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a path the system refuses (a name too long, a loop of links) met before any check
+        if exc.filename is None:
+            raise
+        from ..io.files import path_error
+
+        print(f"barenet: error: {path_error(exc)}", file=sys.stderr)
+        return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from .arguments import existing_folder
 from .train import add_config_source
 
 ROWS = 10  # table rows (step ranges)
@@ -19,7 +20,8 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="float64 (default) is the exact check, 1e-10; float32 runs drift apart in ReLU nets "
                         "once rounding flips a unit's sign, so expect its 1e-4 check to fail after ~50 steps")
-    p.add_argument("--data-dir", help="folder with the dataset files (default: $BARENET_DATA_DIR)")
+    p.add_argument("--data-dir", type=existing_folder,
+                   help="folder with the dataset files (default: $BARENET_DATA_DIR)")
     p.set_defaults(func=run)
 
 

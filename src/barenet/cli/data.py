@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from ..data.augment import KINDS as AUGMENTATIONS
+from .arguments import existing_folder
 
 SEARCH = ("Datasets are searched in --data-dir, $BARENET_DATA_DIR, the user cache, system folders "
           "(Debian's dataset-fashion-mnist), then downloaded from mirrors and verified by SHA-256.")
@@ -41,7 +42,8 @@ def _dataset_options(parser) -> None:
     from ..data.catalog import DATASETS
 
     parser.add_argument("--dataset", default="mnist", help=f"one of {', '.join(DATASETS)} (default: mnist)")
-    parser.add_argument("--data-dir", default=None, help="folder with the IDX files (searched first)")
+    parser.add_argument("--data-dir", default=None, type=existing_folder,
+                        help="folder with the IDX files (searched first)")
 
 
 def run(args) -> int:
@@ -95,9 +97,12 @@ def show(args) -> int:
 
     from ..data.loader import load
     from ..errors import ConfigError
+    from ..io.files import check_writable_file
 
     if not 1 <= args.count <= MAX_SHOW:
         raise ConfigError(f"--count must be between 1 and {MAX_SHOW}, got {args.count}")
+    if args.out:
+        check_writable_file(args.out, "--out")  # before the dataset is read
     ds = load(args.dataset, args.data_dir)
     split = ds.train if args.split == "train" else ds.test
     augment = _augmentation(args)
@@ -153,7 +158,6 @@ def augmented_rows(augment, images, labels: list[str]):
 
 def save_grid(images, labels: list[str], out: Path, title: str, cols: int = 10) -> None:
     """Render images (N, H, W) uint8 with their labels in a grid and save it as PNG (atomically)."""
-    from ..errors import DataError
     from ..runs.reports import pyplot, save_figure
 
     plt = pyplot()
@@ -166,7 +170,4 @@ def save_grid(images, labels: list[str], out: Path, title: str, cols: int = 10) 
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
         ax.set_title(label, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    try:
-        save_figure(fig, out)
-    except OSError as exc:
-        raise DataError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
+    save_figure(fig, out)  # a write error is one line already (io.files.atomic_write)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .arguments import existing_folder
 
 MAX_MODELS = 50
 
@@ -22,7 +23,7 @@ MAX_MODELS = 50
 def register(sub) -> None:
     p = sub.add_parser("ensemble", help="average the probabilities of several models; test accuracy of each and all")
     p.add_argument("models", nargs="+", metavar="MODEL", help="model files (.safetensors) trained on one dataset")
-    p.add_argument("--data-dir", help="folder with the dataset files (default: the usual places)")
+    p.add_argument("--data-dir", type=existing_folder, help="folder with the dataset files (default: the usual places)")
     p.add_argument("--on", choices=("test", "validation"), default="test",
                    help="score on the test set (default) or on the last training images the members held out")
     p.add_argument("--validation", type=int, metavar="N",
@@ -94,15 +95,12 @@ def held_out(models: list, declared: int | None) -> int:
 def load_members(paths: list[str]) -> tuple[list, str]:
     """[(path, model)] and their one dataset; a one-line error for a model that does not fit the others."""
     from ..models.loading import load
-    from ..models.metadata import check_info
 
     if len(paths) > MAX_MODELS:
         raise ConfigError(f"{len(paths)} models: a committee here is at most {MAX_MODELS}")
     models = []
     for path in paths:
-        model = load(path)
-        check_info(model.extra, model.out_features, path)
-        models.append((Path(path), model))
+        models.append((Path(path), load(path)))
     kinds = {(m.extra.get("dataset", "mnist"), m.in_features, m.out_features) for _, m in models}
     if len(kinds) > 1:
         raise ConfigError(f"the models do not share one dataset and shape ({', '.join(map(str, sorted(kinds)))}): "

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .arguments import existing_folder
+
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test set")
     p.add_argument("model", help="a model file (.safetensors) written by barenet")
     p.add_argument("--dataset", help="mnist or fashion-mnist (default: the one the model was trained on)")
-    p.add_argument("--data-dir", help="folder with the dataset files (default: the one the model was trained "
-                                      "with, then the usual places)")
+    p.add_argument("--data-dir", type=existing_folder,
+                   help="folder with the dataset files (default: the one the model was trained with, then the "
+                        "usual places)")
     p.add_argument("--plot", help="confusion matrix PNG (default: next to the model, <name>.confusion.png)")
     p.set_defaults(func=run)
 
@@ -35,13 +38,11 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..io.files import check_writable_file
     from ..models.loading import load
-    from ..models.metadata import check_info
     from ..runs import reports
     from ..runs.run import InputScaler
 
     model = load(args.model)
     info = model.extra
-    check_info(info, model.out_features, args.model)
     plot = Path(args.plot) if args.plot else Path(args.model).with_suffix(".confusion.png")
     check_writable_file(plot, "--plot")  # before the work, not after the results are printed
     name = args.dataset or info.get("dataset", "mnist")

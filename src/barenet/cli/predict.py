@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..io.schema import printable
+from .arguments import positive_int
 
 
 def register(sub) -> None:
@@ -18,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("model", help="a model file (.safetensors) written by barenet")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="PNG/JPEG images (any size, dark-on-light or light-on-dark), or .npy/.csv/IDX batches")
-    p.add_argument("--top", type=int, default=3, help="how many classes to show per image (default 3)")
+    p.add_argument("--top", type=positive_int, default=3, help="how many classes to show per image (default 3)")
     p.add_argument("--save-preprocessed", metavar="DIR",
                    help="write, per image, the 28x28 image the network saw (NAME.28x28.png) and every stage of "
                         "the preprocessing side by side (NAME.stages.png)")
@@ -32,11 +33,10 @@ def run(args) -> int:
     from ..data.samples import kind_of
     from ..io.files import check_writable_file
     from ..models.loading import load
-    from ..models.metadata import check_info, display_classes
+    from ..models.metadata import display_classes
     from ..runs.run import InputScaler
 
-    model = load(args.model)
-    check_info(model.extra, model.out_features, args.model)
+    model = load(args.model)  # the model file checked whole, before any input is read
     classes = display_classes(model.extra, model.out_features)
     scaler = InputScaler.of(model)
     if args.output:
@@ -56,7 +56,7 @@ def run(args) -> int:
             images.save_png(digit, final)
             images.save_png(images.stage_strip(stages), strip)
         proba = model.predict_proba(_fit(model, scaler(digit[None]), path))[0]
-        top = np.argsort(-proba, kind="stable")[: max(1, args.top)]
+        top = np.argsort(-proba, kind="stable")[: args.top]
         ranked = ", ".join(f"{classes[k]} {proba[k]:.1%}" for k in top)
         print(f"{printable(path)}: {classes[top[0]]}   ({ranked})")
     if batch_rows:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..io.files import make_dir
 from ..runs import config as cfg
+from .arguments import positive_int, positive_seconds
 from .train import OVERRIDES, add_config_source, collect_overrides
 
 PARAM_HELP = """parameters (--param KEY=SPEC, repeatable; every value is checked like --set):
@@ -42,7 +43,7 @@ def register(sub) -> None:
                                      "(default sqlite in the sweep folder)")
     p.add_argument("--study", help="the study's name (default: the config's name)")
     p.add_argument("--out", help="this machine's sweep folder (default runs/sweep-STUDY)")
-    p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
+    p.add_argument("--timeout", type=positive_seconds, metavar="S", help="start no trial after S seconds")
     p.add_argument("--prune", default="median", choices=["median", "hyperband", "none"],
                    help="stop bad trials early on their validation accuracy (default median)")
     p.add_argument("--prune-after", type=int, default=5, metavar="N",
@@ -56,7 +57,7 @@ def register(sub) -> None:
     show = actions.add_parser("show", help="print the best trials of a study (and write its results with --save)")
     show.add_argument("study")
     show.add_argument("--storage", help="the study's storage (default runs/sweep-STUDY/study.db)")
-    show.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
+    show.add_argument("--top", type=positive_int, default=10, help="rows to print (default 10)")
     show.add_argument("--save", metavar="DIR", help="write results, best.toml and plots into DIR")
     init = actions.add_parser("init", help="create the storage's tables before workers start")
     init.add_argument("--storage", required=True, help="postgresql://USER@HOST:PORT/DB or sqlite:///FILE")
@@ -78,8 +79,9 @@ def sweep(args) -> int:
     from ..apps.sweep import results
     from ..apps.sweep.params import parse_params
     from ..apps.sweep.plan import make_plan
-    from ..apps.sweep.workers import blas_threads, run_sweep
+    from ..apps.sweep.workers import blas_threads, check_workers, run_sweep
 
+    check_workers(args.workers)  # before the data is read, and before the thread share divides by it
     base = cfg.resolve(recipe=args.recipe, path=args.config, overrides=collect_overrides(args))
     plan = make_plan(base, parse_params(args.param, base), args.trials, study=args.study, storage=args.storage,
                      out=args.out, sampler=args.sampler, pruner=args.prune, prune_after=args.prune_after,

@@ -8,6 +8,7 @@ import sys
 from ..data.augment import KINDS as AUGMENTATIONS
 from ..errors import ConfigError
 from ..runs import config as cfg
+from .arguments import existing_folder
 
 # option -> (config key, parser); the optimizer/schedule names come first so their options apply after
 OVERRIDES = {
@@ -41,7 +42,8 @@ def register(sub) -> None:
     source = add_config_source(p)
     source.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--dataset", help="mnist or fashion-mnist")
-    p.add_argument("--data-dir", help="folder with the dataset files (default: $BARENET_DATA_DIR, the cache)")
+    p.add_argument("--data-dir", type=existing_folder,
+                   help="folder with the dataset files (default: $BARENET_DATA_DIR, the cache)")
     p.add_argument("--layers", help="sizes, e.g. 784,256,10")
     p.add_argument("--activation", help="hidden activation: relu, leaky_relu, sigmoid, tanh")
     p.add_argument("--output", help="output activation: softmax, sigmoid, linear")

@@ -121,10 +121,11 @@ def to_mnist(gray: np.ndarray, source: str = "image", method: str = "photo") -> 
 def photo_stages(gray: np.ndarray, source: str = "image") -> Stages:
     """The photo pipeline, stage by stage: polarity, paper brightness, ink strength, strokes, digit."""
     pixels = np.asarray(gray, dtype=np.float32)
+    flat = float(pixels.max() - pixels.min()) < MIN_CONTRAST * 255.0  # all black reads as "ink everywhere"
     oriented, inverted = ink.dark_ink(pixels)
     paper = ink.paper_brightness(oriented)
     strength = ink.ink_strength(oriented, paper)
-    if strength.max() < MIN_CONTRAST:
+    if flat or strength.max() < MIN_CONTRAST:
         raise InputError(f"{source} has no visible digit (no ink darker or lighter than the background)")
     strokes = ink.keep_digit(ink.clean_ink(strength))
     box = crop_to_ink(even_width(crop_to_ink(strokes)))

@@ -92,7 +92,7 @@ def load(name: str, data_dir=None, download: bool = True, validation: int = 0, s
                              f"{info.name} test files"))
     train, held = _carve(train, validation)
     if subset is not None:
-        train = _subset(train, subset, len(info.classes), seed)
+        train = _subset(train, subset, len(info.classes), seed, len(held) if held is not None else 0)
     return Dataset(info.name, list(info.classes), train, held, test, dict(found.sources))
 
 
@@ -106,8 +106,14 @@ def _carve(train: Split, validation: int) -> tuple[Split, Split | None]:
     return Split(train.x[:cut], train.y[:cut]), Split(train.x[cut:], train.y[cut:])
 
 
-def _subset(train: Split, size: int, classes: int, seed: int) -> Split:
-    if not 0 < int(size) <= len(train):
-        raise ConfigError(f"subset={size} must be between 1 and {len(train)} (the training images available)")
+def _subset(train: Split, size: int, classes: int, seed: int, held: int = 0) -> Split:
+    """A class-balanced sample of `size` rows of `train` (what is left after `held` rows went to validation)."""
+    if int(size) < 1:
+        raise ConfigError(f"subset={size} must be at least 1")
+    if int(size) > len(train):
+        left = f"left after holding out validation={held}" if held else "there are"
+        fix = "lower subset or validation" if held else "lower subset"
+        raise ConfigError(f"subset={size} asks for more than the {len(train):,} training image"
+                          f"{'s' * (len(train) != 1)} {left}: {fix}")
     rows = balanced_subset(train.y, int(size), classes, seed)
     return Split(train.x[rows], train.y[rows])

@@ -21,6 +21,7 @@ from .formats import parse_csv, parse_idx
 from .images import IMAGE_SUFFIXES
 
 MAX_BATCH_BYTES = 1 << 27  # 128 MiB of samples (170,000 28x28 images as uint8; split bigger batches)
+READS = "predict reads images (PNG, JPEG, GIF, BMP, TIFF, WebP) and batches (.npy, IDX, or a CSV of pixel rows)"
 REFUSED = {"zip": "an .npz/.zip archive: save one array with numpy.save as .npy",
            "pickle": "a Python pickle: barenet never unpickles input; save the array with numpy.save as .npy",
            "binary": "not a format barenet reads: give PNG/JPEG images, or a batch as .npy, .csv or IDX"}
@@ -28,15 +29,15 @@ REFUSED = {"zip": "an .npz/.zip archive: save one array with numpy.save as .npy"
 
 def kind_of(path: Path) -> str:
     """"image" or "batch" for a regular file, from its first bytes (gzip is looked inside)."""
-    check_regular(path, "input file")
+    if check_regular(path, "input file").st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes): {READS}")
     with open(path, "rb") as handle:
         head = handle.read(64)
     kind = sniff(head)
     if kind in IMAGE_KINDS:
         return "image"
     if path.suffix.lower() in IMAGE_SUFFIXES:  # the bytes decide; the name only makes the message clear
-        raise DataError(f"{path} is not an image barenet can read (its bytes are {kind}, not an image): give PNG "
-                        f"or JPEG files, or a batch as .npy, .csv or IDX")
+        raise DataError(f"{path} is not an image barenet can read (its bytes are {kind}, not an image): {READS}")
     return "batch"
 
 
@@ -52,8 +53,17 @@ def read_batch(path: Path) -> np.ndarray:
     elif kind == "idx":
         samples = parse_idx(data, str(path))
     else:
-        samples = parse_csv(data, str(path))[0]
+        samples = csv_batch(data, path)
     return checked_pixels(samples, str(path))
+
+
+def csv_batch(data: bytes, path: Path) -> np.ndarray:
+    """Pixel rows from a text file; a text that is no pixel CSV (a script, notes) is told what predict reads."""
+    try:
+        return parse_csv(data, str(path))[0]
+    except DataError as exc:
+        detail = str(exc).removeprefix(f"{path} ")
+        raise DataError(f"{path} is not a CSV of pixel rows ({detail}): {READS}") from None
 
 
 def read_npy(data: bytes, source: str) -> np.ndarray:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from ..backend import Backend, get_backend
 from ..errors import BarenetError, ModelFileError
-from ..nn import layers, losses
-from ..optim import optimizers
+from ..nn import layers
 from . import metadata, modelfile
 from .sequential import Sequential
 
@@ -19,22 +18,24 @@ def load(path, compile: bool = True, device: str | Backend = "cpu") -> Sequentia
     loss, optimizer and any optimizer state."""
     backend = get_backend(device)  # a device that is not there is the caller's error, before the file is read
     document, tensors = modelfile.read(path)
-    metadata.check_document(document, path)  # kinds, ranges, layer types: before anything is allocated
-    metadata.check_tensors(document["architecture"], tensors, path)
+    metadata.check_model_file(document, tensors, path)  # the whole file, before anything is allocated
     model = _architecture(document, path, backend)
     with model.backend.activated():
         _fill_weights(model, tensors, path)
-        if compile and "compile" in document:
+        if compile:
             _compile(model, document, tensors, path)
     model.extra = document.get("extra", {})
     return model
 
 
 def _compile(model: Sequential, document: dict, tensors: dict, path) -> None:
-    """The saved loss and optimizer, and the optimizer's state when the file is a checkpoint."""
-    setup = document["compile"]
+    """The saved loss and optimizer (if the file has them), and the optimizer's state when it is a checkpoint."""
+    setup = metadata.training_setup(document, path)
+    if setup is None:
+        return
+    loss, optimizer = setup
     try:
-        model.compile(loss=losses.get(setup["loss"]), optimizer=optimizers.get(setup["optimizer"]))
+        model.compile(loss=loss, optimizer=optimizer)
     except (KeyError, TypeError, ValueError, OverflowError, BarenetError) as exc:
         raise ModelFileError(f"{path} has an invalid training setup ({exc})") from None
     state = modelfile.optimizer_state(document, tensors)

@@ -5,15 +5,20 @@ or hostile. `check_document` verifies the JSON document's kinds and ranges (the 
 from the allow-list, their options), and `check_tensors` verifies that every tensor the
 architecture needs is in the file with the right shape and dtype and holds only finite
 numbers, so a file declaring Dense(20000, 20000) but holding a few KB is refused at once.
-`check_info` checks what `barenet evaluate/predict` read from `extra` (class names, input scaling).
+`check_info` checks what `barenet evaluate/predict` read from `extra` (class names, input scaling), and
+`training_setup` the saved loss and optimizer. `check_model_file` is all of them: the one check every
+reader of a model file (predict, evaluate, ensemble, serve, export) runs, through `loading.load`,
+before it builds or writes anything.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import BarenetError, ModelFileError
 from ..io.schema import BOOL, INT, LIST, NULL, NUMBER, STR, TABLE, Field, check_table, field, printable
+from ..nn import losses
+from ..optim import optimizers
 
 MAX_UNITS = 1_000_000
 MAX_LAYERS = 10_000
@@ -38,6 +43,34 @@ INFO = {"classes": field(LIST, items=field(STR, max_length=200), max_items=MAX_U
         "validation": field(INT, low=0, high=10_000_000)}
 INPUT = {"scale": field(STR, choices=("unit", "standardize", "none")), "mean": field(NUMBER),
          "std": field(NUMBER, low=0, low_open=True)}
+
+
+def check_model_file(document, tensors: dict, path) -> None:
+    """ModelFileError (one line) unless the whole file is usable: its document (layers, kinds, ranges), every
+    tensor (present, shaped, finite), what commands read from `extra` and the saved loss and optimizer."""
+    check_document(document, path)
+    architecture = document["architecture"]
+    check_tensors(architecture, tensors, path)
+    check_info(document.get("extra", {}), declared_outputs(architecture), path)
+    training_setup(document, path)
+
+
+def declared_outputs(architecture: dict) -> int | None:
+    """The output count the architecture declares: its last Dense layer's out_features (None without one)."""
+    sizes = [layer["out_features"] for layer in architecture["layers"] if layer["type"] == "Dense"]
+    return sizes[-1] if sizes else None
+
+
+def training_setup(document: dict, path) -> tuple[losses.Loss, optimizers.Optimizer] | None:
+    """(loss, optimizer) built from the document's `compile` table (None when it has none), or a ModelFileError."""
+    setup = document.get("compile")
+    if setup is None:
+        return None
+    try:
+        return losses.get(setup["loss"]), optimizers.get(setup["optimizer"])
+    except (KeyError, TypeError, ValueError, OverflowError, BarenetError) as exc:
+        reason = f"no {exc}" if isinstance(exc, KeyError) else printable(exc, 200)
+        raise ModelFileError(f"{path} has an invalid training setup ({reason}): re-save the model") from None
 
 
 def check_document(document, path) -> None:

@@ -23,6 +23,7 @@ from ..backend import to_numpy
 from ..errors import ConfigError
 from ..io.files import atomic_write, check_output_file
 from ..nn import layers as L
+from .metadata import check_info
 from .sequential import Sequential
 
 OPSET = 17
@@ -56,6 +57,7 @@ def build_onnx(model: Sequential):
     helper = onnx.helper
     if model.in_features is None or model.out_features is None:
         raise ConfigError("ONNX export needs a model that starts with a Dense layer (its input size)")
+    check_info(model.extra or {}, model.out_features, "the model's extra")  # std 0 would give a graph of NaNs
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(model.dtype))
     graph = _GraphBuilder(onnx, np.dtype(model.dtype))
     hidden = graph.input_scaling("pixels", model.extra.get("input", {}))

@@ -20,7 +20,7 @@ from ..errors import ConfigError, ModelFileError
 from ..io.files import check_output_file
 from ..io.safetensors import read_safetensors, write_safetensors
 from ..io.schema import INT, LIST, NULL, STR, TABLE, check_table, field
-from ..models.metadata import check_finite, check_layers
+from ..models.metadata import check_finite, check_info, check_layers
 from ..models.sequential import Sequential
 from ..nn import layers as L
 from .mapping import BY_TOKEN, dense_from_state, module_code, state_dict
@@ -33,12 +33,15 @@ TORCH_DOCUMENT = {"format_version": field(INT), "layers": field(LIST, max_items=
 
 # ----- export ----------------------------------------------------------------------
 def export_torch(model: Sequential, out, force: bool = False) -> str:
-    """Write `model` as a PyTorch nn.Sequential state dict to `out`; return Python code that loads it."""
+    """Write `model` as a PyTorch nn.Sequential state dict to `out`; return Python code that loads it.
+    Everything that could fail is done before the file is written."""
     out = check_output_file(out, force)
+    check_info(model.extra or {}, model.out_features, "the model's extra")
     document = {"format_version": 1, "layers": [layer.get_config() for layer in model.layers],
                 "output": model.output, "dtype": model.dtype.name, "extra": model.extra}
-    write_safetensors(out, state_dict(model), {META_KEY: json.dumps(document)})
-    return torch_snippet(model, out)
+    snippet, tensors, text = torch_snippet(model, out), state_dict(model), json.dumps(document)
+    write_safetensors(out, tensors, {META_KEY: text})
+    return snippet
 
 
 def torch_snippet(model: Sequential, path) -> str:

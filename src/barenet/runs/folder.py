@@ -4,21 +4,27 @@
         ...
     fingerprint(config)              # SHA-256 of the resolved config, kept in every checkpoint
     remove_stale_parts(run_dir)      # temp files of writes killed half-way (only safe under the lock)
+    with signals_held(): ...         # a checkpoint and the count of saved epochs change together
     check_progress(progress, path)   # the Trainer progress a checkpoint holds, kinds and ranges checked
+    check_optimizer_state(model, progress, path)  # and the optimizer's state, without which it would not resume exactly
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ..data import augment
 from ..errors import ConfigError, ModelFileError
+from ..io.files import is_temp_file, write_error
 from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
 from .schema import MAX_EPOCHS
 
@@ -53,8 +59,12 @@ class RunLock:
                 raise
             raise ConfigError(f"{self.path.parent} is in use by another barenet process (pid {self._holder()}): "
                               f"wait for it to finish or stop it, then try again") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:  # a full disk: the run could not write a file anyway
+            os.close(fd)
+            raise write_error(self.path, exc) from None
         self.fd = fd
         return self
 
@@ -79,6 +89,31 @@ class RunLock:
             self.fd = None
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back until the block ends, then deliver them to their own handlers: what
+    the block writes and what it counts change together, so a stop never names the epoch before the one on disk.
+
+    The handlers are swapped for a recorder rather than the signals masked: a mask is per thread, and a signal
+    that a BLAS thread receives would still trip Python's handler in the main thread."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    caught: list[int] = []
+    previous = {number: signal.signal(number, lambda received, frame: caught.append(received))
+                for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(number) not in (None, signal.SIG_IGN)}  # an ignored signal stays ignored
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for received in dict.fromkeys(caught):
+            signal.raise_signal(received)
+
+
 def fingerprint(config: dict) -> str:
     """SHA-256 of the resolved configuration (canonical JSON): what a checkpoint was trained with.
 
@@ -97,10 +132,12 @@ def fingerprint(config: dict) -> str:
 
 
 def remove_stale_parts(run_dir: Path) -> int:
-    """Delete `.NAME.PID.HEX.part` files left by writes that were killed; returns how many. Hold the lock."""
+    """Delete `.NAME.PID.HEX.part` files left by writes that were killed; returns how many. Hold the lock.
+
+    Only barenet's own temp names: a user's `.download.part` in the folder is not barenet's to delete."""
     removed = 0
     for part in Path(run_dir).glob(".*.part"):
-        if part.is_file() and not part.is_symlink():
+        if is_temp_file(part) and part.is_file() and not part.is_symlink():
             part.unlink(missing_ok=True)
             removed += 1
     return removed
@@ -131,6 +168,18 @@ def check_progress(progress, path) -> None:
         check_table(state, LAYER_RANDOM, f"extra.layers_random.{index}.", error, "checkpoint key")
     if "augment" in progress:
         _check_generator(progress["augment"].get("rng"), path, "augmentation's random-generator")
+
+
+def check_optimizer_state(model, progress: dict, path) -> None:
+    """A checkpoint past epoch 0 must hold its optimizer's state: refused (never resumed on a fresh optimizer).
+
+    Every checkpoint a run writes holds it (one is written after each epoch, so the optimizer has stepped);
+    without it momentum, Adam's moments and the step count would restart, and the run would end elsewhere
+    than an uninterrupted one while claiming to be its continuation."""
+    optimizer = getattr(model, "optimizer", None)
+    if progress["epoch"] > 0 and (optimizer is None or not optimizer.state):
+        raise ModelFileError(f"{path} holds no optimizer state (momentum, moments, step count), so the run cannot "
+                             f"continue as if never stopped: delete the checkpoint to start the run again")
 
 
 def _check_generator(state, path, what: str) -> None:

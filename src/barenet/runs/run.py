@@ -29,7 +29,7 @@ from ..data.loader import Dataset
 from ..data.loader import load as load_dataset
 from ..data.transforms import scale, standardize
 from ..errors import ConfigError, Interrupted, TrainingDiverged
-from ..io.files import check_output_dir, make_dir, write_json, write_text
+from ..io.files import check_output_dir, lookable, make_dir, write_json, write_text
 from ..io.readers import check_regular
 from ..models import loading
 from ..models.sequential import Sequential
@@ -38,7 +38,7 @@ from ..training.trainer import Trainer
 from ..version import __version__
 from . import config as cfg
 from . import reports
-from .folder import RunLock, check_progress, fingerprint, remove_stale_parts
+from .folder import RunLock, check_optimizer_state, check_progress, fingerprint, remove_stale_parts, signals_held
 from .review import review
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -167,6 +167,7 @@ def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
         while out.exists():
             suffix += 1
             out = Path("runs") / f"{stamp}-{label}-{suffix}"
+    RunLock.check_free(Path(out))  # a folder another run is writing: say so, not "add --force"
     out = check_output_dir(out, force)
     return make_dir(out)
 
@@ -205,9 +206,10 @@ class RunRecorder(Callback):
 
     def on_epoch_end(self, epoch, logs):
         reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history))
-        self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
-                        extra={**self.trainer.progress(), "config_sha256": self.config_sha256})
-        self.saved = epoch + 1
+        with signals_held():  # a stop between the two would name the epoch before the one on disk
+            self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
+                            extra={**self.trainer.progress(), "config_sha256": self.config_sha256})
+            self.saved = epoch + 1
 
 
 def _callbacks(prepared: Prepared, recorder: RunRecorder, quiet: bool, stream) -> list[Callback]:
@@ -231,9 +233,9 @@ def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream
     """Train `config` into a new run folder (locked while it trains) and return the summary (summary.json too).
     `callbacks` run after the run's own (so an epoch's checkpoint is on disk before they see it)."""
     wall_start = time.perf_counter()
-    if out is not None:  # before the data is loaded: a bad or busy --out is refused at once
+    if out is not None:  # before the data is loaded: a busy or bad --out is refused at once
+        RunLock.check_free(Path(lookable(out, "--out")))
         check_output_dir(out, force)
-        RunLock.check_free(Path(out))
     prepared = prepare(config)
     run_dir = new_run_dir(config, out, force)
     with RunLock(run_dir):
@@ -407,6 +409,7 @@ def _checkpoint(run_dir: Path, config: dict, device: str) -> tuple[Sequential | 
     model = loading.load(path, device=device)
     progress = checkpoint_progress(model.extra)
     check_progress(progress, path)
+    check_optimizer_state(model, progress, path)
     saved = progress.pop("config_sha256", None)
     if saved is not None and saved != fingerprint(config):
         raise ConfigError(f"{run_dir}/config.toml is not the configuration {CHECKPOINT} was trained with (it was "

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import BarenetError, ConfigError, WriteError
 from ...io.files import make_dir
 from .engine import INSTALL, optuna
 
@@ -72,7 +74,7 @@ class StorageLock:
         if self.kind == "sqlite":
             import fcntl
 
-            self._fd = os.open(sqlite_path(self.url).with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = open_lock_file(sqlite_path(self.url).with_suffix(".lock"))
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         else:
             self._advisory("pg_advisory_lock")
@@ -112,6 +114,15 @@ class StorageLock:
             self._connection = None
 
 
+def open_lock_file(path: Path) -> int:
+    """The descriptor of the SQLite study's lock file (created), or a one-line error naming the folder."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the sweep's lock file {path} ({exc.strerror or exc}): give --storage a "
+                          f"sqlite:///PATH.db in a folder you can write") from None
+
+
 def connect(url: str) -> Any:
     """A SQLAlchemy connection of its own (no pool), or a one-line error saying what to fix."""
     from sqlalchemy import create_engine
@@ -126,10 +137,45 @@ def connect(url: str) -> Any:
         raise unreachable(url, exc) from None
 
 
-def unreachable(url: str, exc: Exception) -> ConfigError:
+def unreachable(url: str, exc: Exception) -> BarenetError:
     reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    if is_full(reason):
+        return disk_full(url, reason)
     return ConfigError(f"cannot open the sweep storage {shown(url)}: {reason}; check the URL and that the "
                        f"database server is running")
+
+
+@contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Turn a storage that fails while a sweep runs (a full disk, a lost server) into one line, not Optuna's and
+    SQLAlchemy's chained tracebacks. Finished trials stay in the study."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (DBAPIError, optuna().exceptions.StorageInternalError) as exc:
+        reason = root_reason(exc)
+        if is_full(reason):
+            raise disk_full(url, reason) from None
+        raise ConfigError(f"the sweep storage {shown(url)} failed ({reason}): check it, then rerun the same "
+                          f"command (finished trials are kept)") from None
+
+
+def is_full(reason: str) -> bool:
+    """Whether a database's error says its disk is full (SQLite: "database or disk is full")."""
+    return "disk is full" in reason or "No space left" in reason or "disk full" in reason
+
+
+def disk_full(url: str, reason: str) -> WriteError:
+    return WriteError(f"the sweep storage {shown(url)} is full ({reason}): free some space, then rerun the same "
+                      f"command (finished trials are kept)")
+
+
+def root_reason(exc: BaseException) -> str:
+    """The first line of the innermost error of a chain (the database driver's own words)."""
+    while (exc.__cause__ or exc.__context__) is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def sqlite_path(url: str) -> Path:

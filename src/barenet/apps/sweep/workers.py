@@ -18,7 +18,7 @@ from typing import Any
 from ...errors import BarenetError, ConfigError, Interrupted
 from .engine import make_pruner, make_sampler, optuna
 from .plan import SweepPlan
-from .storage import StorageLock, beat_for_silent_trials, open_storage, shown
+from .storage import StorageLock, beat_for_silent_trials, open_storage, shown, storage_errors
 from .trial import objective
 
 POLL_S = 2.0  # how often a worker with nothing to take looks again
@@ -133,6 +133,13 @@ class Worker:
         print(f"[sweep {self.plan.study}] {where}{text}", file=self.stream, flush=True)
 
 
+def check_workers(workers: int) -> int:
+    """`workers` when it is at least one, else a one-line ConfigError."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    return workers
+
+
 def blas_threads(workers: int) -> int:
     """Each of `workers` processes gets an equal share of this process's cores (at least one)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -179,10 +186,24 @@ def wait_for(processes: list) -> None:
         for process in processes:
             process.join()
         raise Interrupted(STOPPED, getattr(exc, "signal_number", 2)) from None
-    failed = [p.exitcode for p in processes if p.exitcode]
+    failed = [process for process in processes if process.exitcode]
     if failed:
-        raise ConfigError(f"{len(failed)} of {len(processes)} sweep workers stopped with an error (said above); "
-                          f"the study keeps every finished trial: fix it and rerun the same command")
+        raise ConfigError(f"{len(failed)} of {len(processes)} sweep workers stopped ({'; '.join(map(why, failed))}); "
+                          f"the study keeps every finished trial: rerun the same command to continue")
+
+
+def why(process) -> str:
+    """How a worker process ended: killed by a signal (nothing said), with barenet's error (said above), or else."""
+    import signal
+
+    code, name = process.exitcode, process.name
+    if code < 0:
+        signame = signal.Signals(-code).name if -code in signal.Signals.__members__.values() else f"signal {-code}"
+        cause = " (kill -9, or the system out of memory)" if -code == signal.SIGKILL else ""
+        return f"{name} was killed by {signame}{cause}"
+    if code == 2:
+        return f"{name} stopped with the error above"
+    return f"{name} exited with status {code}"
 
 
 def worker_main(plan: SweepPlan, index: int, threads: int, timeout_s: float | None) -> None:
@@ -197,7 +218,7 @@ def worker_main(plan: SweepPlan, index: int, threads: int, timeout_s: float | No
     signal.signal(signal.SIGTERM, stop)
     watch_parent()
     try:
-        with threadpool_limits(threads):
+        with threadpool_limits(threads), storage_errors(plan.storage):
             Worker(plan, index).work(time.monotonic() + timeout_s if timeout_s else None)
     except BarenetError as exc:
         print(f"barenet: error: worker {index}: {exc}", file=sys.stderr, flush=True)
@@ -228,13 +249,13 @@ def finished(study) -> int:
 def run_sweep(plan: SweepPlan, workers: int = 1, stream=None) -> dict:
     """Join (or create) the study here first, so a bad storage or a mismatched study is one line before any
     worker starts; then run the workers. {"study", "finished" (trials this command finished), "seconds"}."""
-    if workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    check_workers(workers)
     lock = StorageLock(plan.storage)
-    try:
-        study = join_study(plan, open_storage(plan.storage, lock), lock)
-    finally:
-        lock.close()
-    before, started = finished(study), time.perf_counter()
-    run_workers(plan, workers, stream)
-    return {"study": study, "finished": finished(study) - before, "seconds": time.perf_counter() - started}
+    with storage_errors(plan.storage):
+        try:
+            study = join_study(plan, open_storage(plan.storage, lock), lock)
+        finally:
+            lock.close()
+        before, started = finished(study), time.perf_counter()
+        run_workers(plan, workers, stream)
+        return {"study": study, "finished": finished(study) - before, "seconds": time.perf_counter() - started}
