@@ -11,15 +11,26 @@ from . import config as cfg
 
 def run_label(config: dict) -> str:
     """What ran, for a folder name: the config's name, then "+dataset" and "+784x256x10" where the dataset
-    or the layers differ from the recipe of that name (always, for a config that is no recipe)."""
+    or the layers differ from the recipe it comes from (always, for a config that comes from no recipe)."""
     name, dataset, layers = config["name"], config["data"]["dataset"], config["model"]["layers"]
-    recipe = cfg.resolve(recipe=name) if name in cfg.recipe_names() else None
+    origin = recipe_of(name)
+    recipe = cfg.resolve(recipe=origin) if origin else None
     parts = [name]
     if recipe is None or recipe["data"]["dataset"] != dataset:
         parts.append(dataset)
     if recipe is None or recipe["model"]["layers"] != layers:
         parts.append("x".join(map(str, layers)))
     return "+".join(parts)
+
+
+def recipe_of(name: str) -> str | None:
+    """The recipe a config named `name` comes from: the recipe of that name, else the longest recipe name it
+    starts with before a "-" (a sweep's trial "mnist-fast-trial7", a grid's run "mnist-optimizer.lr=0.3"), else None."""
+    names = cfg.recipe_names()
+    if name in names:
+        return name
+    bases = [recipe for recipe in names if name.startswith(f"{recipe}-")]
+    return max(bases, key=len) if bases else None
 
 
 def new_run_dir(config: dict, out=None, force: bool = False) -> Path:
