@@ -4,6 +4,7 @@ script and prints what it computed, and the notebooks' extra installs Jupyter.""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
@@ -65,8 +66,8 @@ def test_with_the_notebooks_extra_jupyter_runs():
         importlib.metadata.version("jupyterlab")
     except importlib.metadata.PackageNotFoundError:
         pytest.skip('the notebooks extra is not installed (pip install -e ".[notebooks]"; .ci/run installs it)')
-    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or shutil.which("jupyter")
-    assert jupyter, "jupyterlab is installed but there is no jupyter command"
-    for command in ("nbconvert", "lab"):
-        result = subprocess.run([jupyter, command, "--version"], capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0 and re.match(r"\d+\.\d+", result.stdout.strip()), (command, result.stderr)
+    bin_dirs = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    jupyter = shutil.which("jupyter", path=bin_dirs)
+    assert jupyter and shutil.which("jupyter-nbconvert", path=bin_dirs), "the jupyter commands are missing"
+    result = subprocess.run([jupyter, "lab", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and re.match(r"\d+\.\d+", result.stdout.strip()), result.stderr
