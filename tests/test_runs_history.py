@@ -105,3 +105,12 @@ def test_compare_writes_beside_the_runs_and_again_without_refusing(two_runs, tmp
     assert main(["runs", "compare", str(a), str(b)]) == 0  # a second time: a fresh name, nothing refused or lost
     again = tmp_path / "runs" / f"compare-{a.name}-vs-{b.name}-2.png"
     assert again.is_file() and written.is_file() and f"curves: {again}" in capsys.readouterr().out
+
+
+def test_a_linked_run_is_listed_and_a_linked_loop_is_not_followed(two_runs, tmp_path):
+    a, _ = two_runs
+    (tmp_path / "runs" / "linked").symlink_to(a, target_is_directory=True)
+    (tmp_path / "runs" / "sweep-x").mkdir()
+    (tmp_path / "runs" / "sweep-x" / "loop").symlink_to(tmp_path / "runs", target_is_directory=True)
+    names = sorted(str(row["folder"].relative_to("runs")) for row in list_runs("runs"))
+    assert names == ["20260101-120000-mnist", "20260102-120000-mnist+784x64x10", "linked"]

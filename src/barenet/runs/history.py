@@ -54,13 +54,16 @@ def list_runs(root) -> list[dict]:
 
 def run_folders(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
     """Folders under `root` holding a config.toml, looked for `depth` levels down (runs/grid-x/RUN,
-    runs/sweep-x/trials/NNNN); a run folder's own subfolders and hidden folders are not searched."""
+    runs/sweep-x/trials/NNNN); a run folder's own subfolders, hidden folders and links to folders that are no
+    run (a loop, or somewhere else entirely) are not searched."""
     if depth == 0 or not root.is_dir():
         return []
     found = []
     for folder in sorted(root.iterdir()):
-        if folder.is_dir() and not folder.name.startswith(".") and not folder.is_symlink():
-            found += [folder] if (folder / "config.toml").is_file() else run_folders(folder, depth - 1)
+        if (folder / "config.toml").is_file():
+            found.append(folder)
+        elif folder.is_dir() and not folder.name.startswith(".") and not folder.is_symlink():
+            found += run_folders(folder, depth - 1)
     return found
 
 
