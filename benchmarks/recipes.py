@@ -1,4 +1,5 @@
-"""Run every shipped recipe to completion and write docs/RESULTS.md.
+"""Run every shipped recipe to completion and write the recipe table at the top of docs/RESULTS.md (the sections
+after it are kept).
 
     python benchmarks/recipes.py                       # all recipes (tens of minutes on 2 cores)
     python benchmarks/recipes.py mnist mnist-fast      # just these
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 from datetime import datetime
@@ -54,6 +56,7 @@ def run_recipe(name: str) -> dict:
     started = time.perf_counter()
     summary = run(config, out=ROOT / "runs" / "recipes" / name, force=True, quiet=True)
     summary["wall_seconds"] = time.perf_counter() - started
+    summary["load"] = os.getloadavg()[0]
     setup, reported, bar = REFERENCE.get(name, (config["description"], "-", None))
     summary.update(setup=setup, reported=reported, bar=bar)
     print(f"{name}: {summary['test_accuracy']:.2%} in {summary['epochs_run']} epochs, "
@@ -71,28 +74,61 @@ def cpu_name() -> str:
     return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
 
 
+HEADER = ("| recipe | setup | notebook reported | barenet test accuracy | epochs | training s | wall s | bar "
+          "| measured |")
+
+
+def row_cells(r: dict) -> str:
+    """A rerun recipe's table row, dated today, with the machine's load average while it ran."""
+    bar = "-" if r["bar"] is None else ("met" if r["test_accuracy"] >= r["bar"] else f"MISSED ({r['bar']:.2%})")
+    return (f"| `{r['name']}` | {r['setup']} | {r['reported']} | {r['test_accuracy']:.2%} | {r['epochs_run']} | "
+            f"{r['train_seconds']:.1f} | {r['wall_seconds']:.1f} | {bar} | {datetime.now():%Y-%m-%d} "
+            f"(load {r['load']:.1f}) |")
+
+
+def kept_rows(text: str) -> dict[str, str]:
+    """The rows of the recipe table already in RESULTS.md, by recipe (the rows of recipes not rerun stay); rows
+    from before the `measured` column get the date the table then gave for all of them."""
+    dated = re.search(r"^Measured (\d{4}-\d{2}-\d{2})", text, re.M)
+    rows = {}
+    for line in text.split("\n## ")[0].splitlines():
+        found = re.match(r"\| `([^`]+)` \|", line)
+        if found:
+            cells = line.rstrip().rstrip("|").split(" | ")
+            rows[found[1]] = line if len(cells) == 9 else f"{line.rstrip()} {dated[1] if dated else '?'} |"
+    return rows
+
+
 def write_results(rows: list[dict], command: str) -> None:
     import numpy as np
 
+    from barenet.runs import config as cfg
+
+    path = ROOT / "docs" / "RESULTS.md"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    table = {**kept_rows(old), **{r["name"]: row_cells(r) for r in rows}}
+    dates = sorted(re.findall(r"\| (\d{4}-\d{2}-\d{2})[^|]*\|$", "\n".join(table.values()), re.M))
     lines = [
         "# Recipe results",
         "",
-        f"Measured {datetime.now():%Y-%m-%d} on {cpu_name()} ({platform.machine()}, NumPy {np.__version__}), "
-        f"seed 0, with `{command}` (rows may come from separate invocations",
-        "that each named some recipes; every run trains exactly as `barenet train --recipe NAME`).",
+        f"Measured {dates[0]}..{dates[-1]} on {cpu_name()} ({platform.machine()}, NumPy {np.__version__}), seed 0, "
+        f"with `{command}`;",
+        "each row on the date in its last column, with the machine's load average while it trained (this machine is",
+        "shared: at a high load the times are the busy machine's, not barenet's alone). Every run trains exactly as",
+        "`barenet train --recipe NAME`. Rows dated before 2026-11-28 trained on all 60,000 training images; since",
+        "then a run holds out the last 5,000 for validation (`data.validation`), so a rerun of those rows differs.",
         "",
-        "| recipe | setup | notebook reported | barenet test accuracy | epochs | training s | wall s | bar |",
-        "|---|---|---|---|---|---|---|---|",
+        HEADER,
+        "|---|---|---|---|---|---|---|---|---|",
+        *(table[name] for name in cfg.recipe_names() if name in table),
+        "",
+        "`barenet train --recipe NAME` reproduces any row (same seed, same numbers on the same machine and BLAS "
+        "thread count). The benchmark also leaves each run's metrics, plots and exact config in "
+        "`runs/recipes/NAME/` on the machine that ran it; that folder is not part of the repository.",
     ]
-    for r in rows:
-        bar = "-" if r["bar"] is None else ("met" if r["test_accuracy"] >= r["bar"] else f"MISSED ({r['bar']:.2%})")
-        lines.append(f"| `{r['name']}` | {r['setup']} | {r['reported']} | {r['test_accuracy']:.2%} | "
-                     f"{r['epochs_run']} | {r['train_seconds']:.1f} | {r['wall_seconds']:.1f} | {bar} |")
-    lines += ["", "`barenet train --recipe NAME` reproduces any row (same seed, same numbers on the same machine). "
-              "The benchmark also leaves each run's metrics, plots and exact config in `runs/recipes/NAME/` on the "
-              "machine that ran it; that folder is not part of the repository."]
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    path.parent.mkdir(exist_ok=True)
+    rest = old[old.index("\n## "):] if "\n## " in old else ""  # the sections after the recipe table stay
+    path.write_text("\n".join(lines) + "\n" + rest, encoding="utf-8")
 
 
 def main() -> None:
@@ -104,8 +140,7 @@ def main() -> None:
     previous = json.loads(results.read_text()) if results.exists() else {}
     previous.update({r["name"]: r for r in rows})
     results.write_text(json.dumps(previous, indent=2, default=str))
-    ordered = [previous[n] for n in cfg.recipe_names() if n in previous]
-    write_results(ordered, "python benchmarks/recipes.py [RECIPE ...]")
+    write_results(rows, "python benchmarks/recipes.py [RECIPE ...]")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,38 @@
+import fcntl
+import os
 from collections import Counter
 
 import numpy as np
 import pytest
 
 from helpers import data_file, mnist_dir, skip_reason
+
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`pytest` runs one worker per core), each worker and the commands it starts use one BLAS
+    thread: two workers whose BLAS threads each spin for two cores made some tests 50 times slower."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        from threadpoolctl import threadpool_limits
+
+        for name in BLAS_VARIABLES:
+            os.environ[name] = "1"
+        config.blas_limit = threadpool_limits(limits=1)  # kept: the limit lasts while the object is referenced
+
+
+def shared_file(tmp_path_factory, name: str, build) -> "os.PathLike":
+    """`build(path)` run once for the whole session: under pytest-xdist the first worker to ask builds it, under a
+    lock, in the base temporary folder every worker shares; the others wait, then reuse it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # pytest-of-USER/pytest-N/: the workers' folders are popen-gw0, popen-gw1 inside it
+    path = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            build(path)
+    return path
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -37,15 +66,16 @@ def mnist_model_file(mnist, tmp_path_factory):
     saved with the metadata `barenet train` writes."""
     import barenet as bn
 
-    x_train, y_train, x_test, y_test = mnist
-    model = bn.MLP([784, 128, 64, 10], seed=0)
-    model.compile(loss="softmax_cross_entropy", optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
-    model.fit(x_train, y_train, epochs=2, batch_size=128, verbose=0)
-    path = tmp_path_factory.mktemp("trained") / "mnist-mlp.safetensors"
-    model.save(path, extra={"name": "mnist-mlp (2 epochs)", "dataset": "mnist", "classes": [str(i) for i in range(10)],
-                            "input": {"scale": "unit"}, "image_shape": [28, 28],
-                            "test_accuracy": model.evaluate(x_test, y_test)["accuracy"]})
-    return path
+    def train(path):
+        x_train, y_train, x_test, y_test = mnist
+        model = bn.MLP([784, 128, 64, 10], seed=0)
+        model.compile(loss="softmax_cross_entropy", optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
+        model.fit(x_train, y_train, epochs=2, batch_size=128, verbose=0)
+        model.save(path, extra={"name": "mnist-mlp (2 epochs)", "dataset": "mnist",
+                                "classes": [str(i) for i in range(10)], "input": {"scale": "unit"},
+                                "image_shape": [28, 28], "test_accuracy": model.evaluate(x_test, y_test)["accuracy"]})
+
+    return shared_file(tmp_path_factory, "mnist-mlp.safetensors", train)
 
 
 @pytest.hookimpl(tryfirst=True)

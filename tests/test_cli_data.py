@@ -105,3 +105,20 @@ def test_no_action_names_the_actions():
     proc = barenet()
     assert_clean_error(proc)
     assert "download,verify,where,show" in proc.stderr
+
+
+@with_data("mnist")
+def test_show_refuses_to_overwrite_without_force_and_never_replaces_its_default(tmp_path, cache_env):
+    env = {**cache_env, "BARENET_DATA_DIR": str(data_folder("mnist"))}
+    out = tmp_path / "samples.png"
+    out.write_bytes(b"a picture the user keeps")
+    refused = barenet("show", "--out", str(out), "--count", "4", env_extra=env)
+    assert_clean_error(refused)
+    assert "--force" in refused.stderr and out.read_bytes() == b"a picture the user keeps"
+    forced = barenet("show", "--out", str(out), "--count", "4", "--force", env_extra=env)
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("mnist-samples.png", "mnist-samples-2.png"):  # the default name is never overwritten
+        shown = barenet("show", "--count", "4", env_extra=env, cwd=tmp_path)
+        assert shown.returncode == 0 and f"wrote {name}" in shown.stdout, shown.stderr
+    assert (tmp_path / "mnist-samples.png").is_file() and (tmp_path / "mnist-samples-2.png").is_file()

@@ -81,3 +81,26 @@ def test_validation_committee_refuses_members_without_one_shared_split(members, 
     assert_user_error(barenet("ensemble", old, "--on", "validation"), "--validation N")
     declared = barenet("ensemble", old, members[1], "--on", "validation", "--validation", "5000")
     assert declared.returncode == 0, declared.stderr
+
+
+def test_a_committee_below_its_best_member_says_so(mnist_model_file, tmp_path):
+    """One trained member and two confidently wrong ones (untrained weights scaled up): the mean is worse than the
+    trained member alone, and the report says so, naming the member."""
+    good = bn.load(mnist_model_file)
+    noisy = []
+    for seed in (1, 2):
+        model = bn.MLP([784, 128, 64, 10], seed=seed)
+        model.set_weights([w * 40 for w in model.get_weights()])
+        noisy.append(tmp_path / f"noise{seed}.safetensors")
+        model.save(noisy[-1], extra=good.extra)
+    result = barenet("ensemble", mnist_model_file, *noisy, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    best = max(report["members"], key=lambda row: row["accuracy"])
+    assert report["accuracy"] < best["accuracy"] and best["model"] == str(mnist_model_file)
+    assert report["best_member"] == {"model": best["model"], "accuracy": best["accuracy"]}
+    assert report["below_best_member"] is True
+    table = barenet("ensemble", mnist_model_file, *noisy)
+    assert table.returncode == 0, table.stderr
+    note = table.stdout.strip().splitlines()[-1]
+    assert "below its best member" in note and mnist_model_file.name in note and "--on validation" in note

@@ -49,3 +49,13 @@ def test_per_class_scores_carry_class_names():
     rows = reports.per_class_scores(counts, ["cat", "dog"])
     assert [r["class"] for r in rows] == ["cat", "dog"] and rows[0]["recall"] == 5 / 6
     assert "class" not in reports.per_class_scores(counts)[0]
+
+
+def test_the_mistakes_plot_takes_flat_rows_and_no_mistakes(tmp_path):
+    rng = np.random.default_rng(0)
+    rows, labels = rng.random((50, 784)), rng.integers(0, 3, 50)
+    proba = rng.dirichlet(np.ones(3), 50)
+    reports.plot_misclassified(rows, labels, proba, ["a", "b", "c"], tmp_path / "m.png")
+    reports.plot_misclassified(rows[:2], labels[:2], np.eye(3)[labels[:2]], ["a", "b", "c"], tmp_path / "none.png")
+    with Image.open(tmp_path / "m.png") as many, Image.open(tmp_path / "none.png") as none:
+        assert many.height > 3 * none.height  # six rows of mistakes; none: the title alone

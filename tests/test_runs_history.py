@@ -75,3 +75,42 @@ def test_config_diff_lists_changed_added_and_removed_keys():
     diff = config_diff({"a": {"x": 1, "y": 2}, "n": "m"}, {"a": {"x": 1, "y": 3, "z": 0}, "n": "m"})
     assert diff == [("a.y", 2, 3), ("a.z", "(absent)", 0)]
     assert list_runs("/nonexistent") == []
+
+
+def test_runs_finds_runs_nested_in_grid_and_sweep_folders(two_runs, tmp_path, capsys):
+    make_run(tmp_path / "runs" / "grid-lr", "optimizer.lr=0.3", {"optimizer.lr": 0.3}, [0.8, 0.9])
+    make_run(tmp_path / "runs" / "sweep-mnist" / "trials", "0003", {"train.batch_size": 32}, [0.9, 0.96])
+    (tmp_path / "runs" / "sweep-mnist" / "results.csv").write_text("trial,status\n")
+    rows = list_runs("runs")
+    assert [str(row["folder"].relative_to("runs")) for row in rows][:2] == \
+        ["20260101-120000-mnist", "20260102-120000-mnist+784x64x10"]
+    names = {str(row["folder"].relative_to("runs")) for row in rows}
+    assert {"grid-lr/optimizer.lr=0.3", "sweep-mnist/trials/0003"} <= names and len(names) == 4
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out
+    assert "grid-lr/optimizer.lr=0.3" in listed and "sweep-mnist/trials/0003" in listed
+    assert find_run("runs", "trials/0003").name == "0003"
+
+
+def test_compare_writes_beside_the_runs_and_again_without_refusing(two_runs, tmp_path, monkeypatch, capsys):
+    a, b = two_runs
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    first = main(["runs", "compare", str(a), str(b)])
+    written = tmp_path / "runs" / f"compare-{a.name}-vs-{b.name}.png"
+    assert first == 0 and written.stat().st_size > 1000, capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []  # nothing in the current folder
+    assert f"curves: {written}" in capsys.readouterr().out
+    assert main(["runs", "compare", str(a), str(b)]) == 0  # a second time: a fresh name, nothing refused or lost
+    again = tmp_path / "runs" / f"compare-{a.name}-vs-{b.name}-2.png"
+    assert again.is_file() and written.is_file() and f"curves: {again}" in capsys.readouterr().out
+
+
+def test_a_linked_run_is_listed_and_a_linked_loop_is_not_followed(two_runs, tmp_path):
+    a, _ = two_runs
+    (tmp_path / "runs" / "linked").symlink_to(a, target_is_directory=True)
+    (tmp_path / "runs" / "sweep-x").mkdir()
+    (tmp_path / "runs" / "sweep-x" / "loop").symlink_to(tmp_path / "runs", target_is_directory=True)
+    names = sorted(str(row["folder"].relative_to("runs")) for row in list_runs("runs"))
+    assert names == ["20260101-120000-mnist", "20260102-120000-mnist+784x64x10", "linked"]

@@ -100,6 +100,9 @@ def test_json_pixels_one_image_and_a_batch(client, model_file, rng):
     ({"pixels": [-1] * 784}, 422, "0..255"),
     ({"pixels": [0.5] * 784}, 422, "whole numbers"),
     ({"pixels": [True] * 784}, 422, "whole numbers"),
+    ({"pixels": [True] + [0] * 783}, 422, "got true/false values"),
+    ({"pixels": [[0] * 783 + [False], [0] * 784]}, 422, "got true/false values"),
+    ({"pixels": [[]]}, 422, "shape [1, 0]"),
     ({"pixels": ["0"] * 784}, 422, "whole numbers"),
     ({"pixels": []}, 422, "non-empty"),
     ({"pixels": [[[0] * 784]]}, 422, "shape [1, 1, 784]"),
@@ -124,7 +127,43 @@ def test_malformed_bodies_and_content_types(client):
     assert_error(client.post("/api/predict", files={"file": ("a.png", png(draw=False), "image/png")}), 422,
                  "no visible digit")
     assert_error(client.get("/api/nothing"), 404)
-    assert_error(client.get("/api/predict"), 405)
+
+
+def test_a_405_says_which_methods_are_allowed(client):
+    for method, path, allowed in (("GET", "/api/predict", "POST"), ("DELETE", "/api/health", "GET"),
+                                  ("PUT", "/api/model", "GET")):
+        response = client.request(method, path)
+        assert_error(response, 405)
+        assert response.headers.get("allow") == allowed, dict(response.headers)
+
+
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=xx"}
+
+
+@pytest.mark.parametrize("request_args, status, fragments", [
+    ({"content": b"abc", "headers": {"Content-Type": "multipart/form-data"}}, 400, ["Missing boundary"]),
+    ({"content": b"--xx\r\nContent-Type: image/png\r\n\r\nabc\r\n--xx--\r\n", "headers": MULTIPART}, 400,
+     ['Content-Disposition header field "name" must be provided']),
+    ({"files": [("file", ("a.png", b"1", "image/png")), ("other", ("b.png", b"2", "image/png"))]}, 400,
+     ["Too many files", "is 1"]),
+    ({"content": b"", "headers": MULTIPART}, 422, ["'file' is missing", "no fields"]),
+    ({"files": {"file": (None, "a digit")}}, 422, ["'file' is text, not a file"]),
+    ({"files": {"photo": ("a.png", b"1", "image/png")}, "data": {"note": "x"}}, 422,
+     ["'file' is missing", "'photo'", "'note'"]),
+    ({"files": {"file": ("a.txt", b"hello", "text/plain")}}, 415, ["text/plain"]),
+])
+def test_every_multipart_failure_says_what_was_wrong(client, request_args, status, fragments):
+    response = client.post("/api/predict", **request_args)
+    assert_error(response, status, *fragments, "multipart field 'file'")
+    assert "HTTPException" not in response.json()["error"]
+
+
+def test_a_truncated_image_is_told_what_the_api_takes(client):
+    half = png()[:len(png()) // 2]
+    for response in (client.post("/api/predict", content=half, headers={"Content-Type": "image/png"}),
+                     client.post("/api/predict", files={"file": ("a.png", half, "image/png")})):
+        assert_error(response, 400, "truncated", "PNG or JPEG")
+        assert not any(word in response.json()["error"] for word in (".npy", ".csv", "IDX")), response.json()
 
 
 def test_the_limits_are_configurable_and_answer_413(model_file):
@@ -170,6 +209,34 @@ def test_the_page_and_its_files_are_served_without_a_cdn(client):
         response = client.get(f"/static/{name}")
         assert response.status_code == 200 and kind in response.headers["content-type"]
         assert "://" not in response.text  # nothing fetched from elsewhere
+
+
+def encoded(media: str) -> bytes:
+    """png()'s drawing saved in the format of image media type `media`."""
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png())).save(buffer, format=media.split("/")[1].upper())
+    return buffer.getvalue()
+
+
+def test_the_schema_says_which_uploads_are_taken_and_the_server_agrees(client):
+    """Every raw image type the schema lists is read (200), a type it does not list is refused (415), and a
+    multipart part is taken exactly when its Content-Type is one the schema's encoding lists."""
+    body = client.get("/openapi.json").json()["paths"]["/api/predict"]["post"]["requestBody"]["content"]
+    raw = [media for media in body if media.startswith("image/")]
+    assert "image/png" in raw and "image/jpeg" in raw
+    for media in raw:
+        assert body[media]["schema"]["contentMediaType"] == media
+        response = client.post("/api/predict", content=encoded(media), headers={"Content-Type": media})
+        assert response.status_code == 200, (media, response.text)
+    for media in ("image/svg+xml", "image/bmp", "application/octet-stream"):
+        assert_error(client.post("/api/predict", content=png(), headers={"Content-Type": media}), 415, media)
+    parts = [media.strip() for media in body["multipart/form-data"]["encoding"]["file"]["contentType"].split(",")]
+    assert set(raw) < set(parts)
+    for media in parts:
+        response = client.post("/api/predict", files={"file": ("digit", png(), media)})
+        assert response.status_code == 200, (media, response.text)
+    for media in ("text/plain", "image/tiff", "application/pdf"):
+        assert_error(client.post("/api/predict", files={"file": ("digit", png(), media)}), 415, media)
 
 
 def test_the_openapi_schema_lists_the_api(client):

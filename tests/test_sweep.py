@@ -184,7 +184,7 @@ def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_pat
 @with_data("mnist")
 def test_sqlite_sweep_two_workers_survives_kill_and_best_config_reruns(tmp_path):
     args = ["sweep", "--param", "optimizer.lr=log:0.01..0.5", "--param", "train.batch_size=32,64", *TINY,
-            "--trials", "6", "--workers", "2", "--prune", "none", "--heartbeat", "1", "--sampler-seed", "3"]
+            "--trials", "4", "--workers", "2", "--prune", "none", "--heartbeat", "1", "--sampler-seed", "3"]
     process = subprocess.Popen([*command(), *args], cwd=tmp_path, env=cli_env(), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     db = tmp_path / "runs" / "sweep-mnist" / "study.db"
@@ -193,13 +193,13 @@ def test_sqlite_sweep_two_workers_survives_kill_and_best_config_reruns(tmp_path)
     os.killpg(process.pid, signal.SIGKILL)  # the command and both workers, mid-sweep
     process.wait()
     first, orphaned = count_finished(db), numbers_in(db, "RUNNING")  # trials the kill left half-trained
-    assert 2 <= first < 6, process.stderr.read()
+    assert 2 <= first < 4, process.stderr.read()
 
     result = barenet(*args, cwd=tmp_path)  # the same command again continues the study
     assert result.returncode == 0, result.stderr
     study = load(f"sqlite:///{db}", "mnist")
     states = [t.state.name for t in study.trials]
-    assert states.count("COMPLETE") == 6 and "RUNNING" not in states
+    assert states.count("COMPLETE") == 4 and "RUNNING" not in states
     numbers = [t.number for t in study.trials]
     assert len(numbers) == len(set(numbers))
     retried = {t.system_attrs["failed_trial"] for t in study.trials if t.state.name == "COMPLETE"
@@ -208,7 +208,7 @@ def test_sqlite_sweep_two_workers_survives_kill_and_best_config_reruns(tmp_path)
     folder = tmp_path / "runs" / "sweep-mnist"
     recorded = [json.loads(p.read_text()) for p in folder.glob("trials/*/trial.json")]
     assert sorted(r["trial"] for r in recorded) == sorted(t.number for t in study.trials if t.state.name == "COMPLETE")
-    assert f"{6 - first} trials finished by this command" in result.stdout
+    assert f"{4 - first} trials finished by this command" in result.stdout
 
     with open(folder / "results.csv") as handle:
         best = next(csv.DictReader(handle))
@@ -305,7 +305,7 @@ def postgres_url():
 @needs_optuna
 @with_data("mnist")
 def test_two_processes_start_together_on_an_empty_postgres_database(tmp_path, postgres_url):
-    args = ["sweep", "--param", "optimizer.lr=log:0.01..0.5", *TINY, "--trials", "6", "--prune", "none",
+    args = ["sweep", "--param", "optimizer.lr=log:0.01..0.5", *TINY, "--trials", "4", "--prune", "none",
             "--storage", postgres_url, "--study", "pg"]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     processes = [subprocess.Popen([*command(), *args, "--out", tmp_path / name, "--sampler-seed", str(seed)],
@@ -315,9 +315,9 @@ def test_two_processes_start_together_on_an_empty_postgres_database(tmp_path, po
     assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
 
     study = load(postgres_url.replace("postgresql:", "postgresql+psycopg:"), "pg")
-    assert sorted((t.number, t.state.name) for t in study.trials) == [(n, "COMPLETE") for n in range(6)]
+    assert sorted((t.number, t.state.name) for t in study.trials) == [(n, "COMPLETE") for n in range(4)]
     recorded = [json.loads(p.read_text())["trial"] for p in tmp_path.glob("machine-*/trials/*/trial.json")]
-    assert sorted(recorded) == list(range(6))  # each trial trained once, on one of the two
+    assert sorted(recorded) == list(range(4))  # each trial trained once, on one of the two
     assert barenet("sweep", "init", "--storage", postgres_url).returncode == 0  # the schema exists: a no-op
     shown = barenet("sweep", "show", "pg", "--storage", postgres_url)
-    assert shown.returncode == 0 and "6 trials: 6 ok" in shown.stdout, shown.stderr
+    assert shown.returncode == 0 and "4 trials: 4 ok" in shown.stdout, shown.stderr

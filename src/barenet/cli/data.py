@@ -26,7 +26,9 @@ def register(sub) -> None:
         p = actions.add_parser(action, help=text, description=f"{text[0].upper()}{text[1:]}. {SEARCH}")
         _dataset_options(p)
         if action == "show":
-            p.add_argument("--out", default=None, help="PNG file (default: DATASET-samples.png)")
+            p.add_argument("--out", default=None, help="PNG file (default: DATASET-samples.png, or "
+                                                       "DATASET-samples-2.png and so on when that exists)")
+            p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
             p.add_argument("--split", choices=("train", "test"), default="train", help="which split (default: train)")
             p.add_argument("--count", type=int, default=40, help="images in the grid (default: 40)")
             p.add_argument("--seed", type=int, default=0, help="which images are picked (default: 0)")
@@ -97,18 +99,19 @@ def show(args) -> int:
 
     from ..data.loader import load
     from ..errors import ConfigError
-    from ..io.files import check_writable_file
+    from ..io.files import check_output_file, check_writable_file, fresh_file
 
     if not 1 <= args.count <= MAX_SHOW:
         raise ConfigError(f"--count must be between 1 and {MAX_SHOW}, got {args.count}")
-    if args.out:
-        check_writable_file(args.out, "--out")  # before the dataset is read
+    if args.out:  # before the data is loaded: a file the user keeps is refused at once
+        check_output_file(args.out, args.force)
+        check_writable_file(args.out, "--out")
+    augment = _augmentation(args)
     ds = load(args.dataset, args.data_dir)
     split = ds.train if args.split == "train" else ds.test
-    augment = _augmentation(args)
     count = min(math.ceil(args.count / AUGMENTED_PER_ROW), len(split)) if augment else min(args.count, len(split))
     rows = np.sort(np.random.default_rng(args.seed).choice(len(split), size=count, replace=False))
-    out = Path(args.out or f"{ds.name}-{'augmented' if augment else 'samples'}.png")
+    out = Path(args.out) if args.out else fresh_file(f"{ds.name}-{'augmented' if augment else 'samples'}.png")
     images, labels = split.x[rows], [ds.classes[int(label)] for label in split.y[rows]]
     if augment is None:
         save_grid(images, labels, out, f"{ds.name} {args.split}: {len(rows)} samples")

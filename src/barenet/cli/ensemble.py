@@ -40,21 +40,36 @@ def run(args) -> int:
     mean = np.mean([proba for _, proba in members], axis=0)
     rows: list[dict] = [{"model": str(path), "accuracy": accuracy(proba, labels), "log_loss": log_loss(proba, labels)}
                         for path, proba in members]
+    best = max(rows, key=lambda row: row["accuracy"])
     committee = {"models": len(members), "dataset": dataset, "split": args.on, "images": len(labels),
-                 "accuracy": accuracy(mean, labels), "log_loss": log_loss(mean, labels), "members": rows}
+                 "accuracy": accuracy(mean, labels), "log_loss": log_loss(mean, labels), "members": rows,
+                 "best_member": {"model": best["model"], "accuracy": best["accuracy"]}}
+    committee["below_best_member"] = committee["accuracy"] < best["accuracy"]
     if args.on == "test":
         committee["test_images"] = len(labels)  # the key this report has always had
     if args.json:
         print(json.dumps(committee, indent=2))
         return 0
+    print_table(committee, where)
+    return 0
+
+
+def print_table(committee: dict, where: str) -> None:
+    """Each member's and the committee's accuracy and log loss; a note when the committee is worse than its best."""
+    rows = committee["members"]
     table = [*rows, {**committee, "model": f"committee of {len(rows)}"}]
     width = max(len(row["model"]) for row in table)
     print(f"{'model':<{width}}  accuracy  log loss")
     for row in table:
         print(f"{row['model']:<{width}}  {row['accuracy']:>8.2%}  {row['log_loss']:>8.4f}")
-    print(f"({dataset} {where}, "
-          f"{len(labels):,} images; the mean member scores {np.mean([r['accuracy'] for r in rows]):.2%})")
-    return 0
+    print(f"({committee['dataset']} {where}, {committee['images']:,} images; the mean member scores "
+          f"{np.mean([r['accuracy'] for r in rows]):.2%})")
+    if committee["below_best_member"]:
+        best = committee["best_member"]
+        advice = ("try it without the weaker members" if committee["split"] == "validation" else
+                  "choose its members on the images they held out (--on validation), not on the test set")
+        print(f"note: the committee ({committee['accuracy']:.2%}) scores below its best member, {best['model']} "
+              f"({best['accuracy']:.2%}): weaker members pull it down; {advice}")
 
 
 def scored_split(models: list, dataset: str, args) -> tuple[np.ndarray, np.ndarray, str]:
@@ -110,7 +125,7 @@ def load_members(paths: list[str]) -> tuple[list, str]:
 
 def member_proba(model, images: np.ndarray) -> np.ndarray:
     """(N, classes) probabilities of one model for uint8 images (N, H, W), scaled as it was trained."""
-    from ..runs.run import InputScaler
+    from ..models.scaling import InputScaler
 
     x = InputScaler.of(model)(images.reshape(len(images), -1))
     return np.asarray(model.predict_proba(x), dtype=np.float64)

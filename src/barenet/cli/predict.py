@@ -34,7 +34,7 @@ def run(args) -> int:
     from ..io.files import check_writable_file
     from ..models.loading import load
     from ..models.metadata import display_classes
-    from ..runs.run import InputScaler
+    from ..models.scaling import InputScaler
 
     model = load(args.model)  # the model file checked whole, before any input is read
     classes = display_classes(model.extra, model.out_features)

@@ -6,9 +6,23 @@ from ..runs import config as cfg
 
 
 def register(sub) -> None:
-    p = sub.add_parser("recipes", help="list the shipped recipes or show one")
-    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    p.add_argument("name", nargs="?", help="recipe to show")
+    import argparse
+    import textwrap
+
+    names = cfg.recipe_names()
+    width = max(len(name) for name in names)
+    listing = "\n".join(textwrap.fill(cfg.load_recipe(name).get("description", ""), 116,
+                                       initial_indent=f"  {name:<{width}}  ", subsequent_indent=" " * (width + 4))
+                         for name in names)
+    p = sub.add_parser("recipes", help="list the shipped recipes or show one",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="The named configurations barenet ships: barenet train --recipe NAME trains one, "
+                                   "and barenet train --config FILE a copy you edited.",
+                       epilog=f"recipes (measured accuracies: docs/RESULTS.md):\n{listing}")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list",
+                   help="list: every shipped recipe with its description (the default); show NAME: its TOML, "
+                        "every setting it makes")
+    p.add_argument("name", nargs="?", help="the recipe to show")
     p.set_defaults(func=run)
 
 

@@ -3,13 +3,15 @@ config differences."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
 def register(sub) -> None:
     parser = sub.add_parser("runs", help="list past runs, or compare two",
-                            description="List the run folders under --dir (default: runs): when each started, "
-                                        "its recipe, dataset, layers, epochs, test accuracy and training time.")
+                            description="List the run folders under --dir (default: runs), a grid's runs and a "
+                                        "sweep's trials included: when each started, its recipe, dataset, layers, "
+                                        "epochs, test accuracy and training time.")
     parser.add_argument("--dir", default="runs", help="the folder holding run folders (default: runs)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.add_parser("list", help="list the runs (the default)")
@@ -18,7 +20,8 @@ def register(sub) -> None:
                                              "the config keys whose values differ.")
     compare.add_argument("a", help="a run folder, or part of a folder name under --dir")
     compare.add_argument("b", help="the other run")
-    compare.add_argument("--out", help="PNG file (default: compare-A-vs-B.png)")
+    compare.add_argument("--out", help="PNG file (default: compare-A-vs-B.png in the folder holding both runs; "
+                                       "compare-A-vs-B-2.png and so on when that exists)")
     compare.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.set_defaults(func=run, action="list")
 
@@ -34,13 +37,13 @@ def run_list(args) -> int:
     if not rows:
         print(f"no runs under {args.dir}/ yet: 'barenet train' writes one")
         return 0
-    print(format_runs(rows))
+    print(format_runs(rows, args.dir))
     return 0
 
 
 def run_compare(args) -> int:
     from ..errors import ConfigError
-    from ..io.files import check_output_file
+    from ..io.files import check_output_file, fresh_file
     from ..runs.history import config_diff, find_run, plot_compare, read_run
 
     runs = []
@@ -61,7 +64,12 @@ def run_compare(args) -> int:
         summary = run["summary"]
         accuracy = f"{summary['test_accuracy']:.2%}" if summary else "unfinished"
         print(f"{run['folder'].name}: test accuracy {accuracy}, {len(run['metrics'])} epochs")
-    out = check_output_file(args.out or f"compare-{a['folder'].name}-vs-{b['folder'].name}.png", args.force)
-    plot_compare(runs, Path(out))
+    if args.out:
+        out = check_output_file(args.out, args.force)
+    else:  # beside the runs, never replacing an earlier comparison
+        beside = Path(os.path.commonpath([a["folder"].resolve(), b["folder"].resolve()]))
+        beside = beside.parent if beside in (a["folder"].resolve(), b["folder"].resolve()) else beside
+        out = fresh_file(beside / f"compare-{a['folder'].name}-vs-{b['folder'].name}.png")
+    plot_compare(runs, out)
     print(f"curves: {out}")
     return 0

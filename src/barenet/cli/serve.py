@@ -22,7 +22,11 @@ def register(sub) -> None:
     p.add_argument("--max-batch", type=int, default=defaults.max_batch,
                    help=f"most images in one JSON request (default {defaults.max_batch})")
     p.add_argument("--timeout", type=float, default=defaults.read_timeout_s,
-                   help=f"seconds a request body may take to arrive (default {defaults.read_timeout_s:g})")
+                   help=f"seconds a request's headers, and then its body, may take to arrive; slower clients get "
+                        f"408 and are disconnected (default {defaults.read_timeout_s:g})")
+    p.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                   help=f"connections open at once, slow ones included; more are answered 503 "
+                        f"(default {defaults.max_connections:,})")
     p.set_defaults(func=run)
 
 
@@ -33,15 +37,15 @@ def run(args) -> int:
     require_serve_extra()
     import uvicorn
 
-    limits = Limits(args.max_body_bytes, args.max_pixels, args.max_batch, args.timeout)
+    from ..apps.serve.connections import uvicorn_config
+
+    limits = Limits(args.max_body_bytes, args.max_pixels, args.max_batch, args.timeout, args.max_connections)
     app = create_app(args.model, limits)
     _check_port(args.host, args.port)
     info = app.state.predictor.info
     print(f"barenet serve: {info['name']} ({info['parameters']:,} parameters) at http://{_url_host(args.host)}:"
           f"{args.port}/  (API docs at /docs; Ctrl-C stops)", file=sys.stderr)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
-                            timeout_graceful_shutdown=5, limit_concurrency=256, server_header=False)
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, args.host, args.port, limits)).run()
     return 0
 
 

@@ -40,8 +40,12 @@ def load_grayscale(path) -> np.ndarray:
     return decode_grayscale(path, str(path))
 
 
-def decode_grayscale(source, name: str) -> np.ndarray:
-    """`load_grayscale` of an open binary file or a path; `name` is what error messages call it."""
+PREDICT_FIX = "give PNG or JPEG files, or a batch as .npy, .csv or IDX"
+
+
+def decode_grayscale(source, name: str, fix: str = PREDICT_FIX) -> np.ndarray:
+    """`load_grayscale` of an open binary file or a path; `name` is what error messages call it, `fix` what they
+    tell the user to do instead when the bytes are no readable image."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -58,8 +62,9 @@ def decode_grayscale(source, name: str) -> np.ndarray:
     except BarenetError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{name} is not an image barenet can read ({type(exc).__name__}): give PNG or JPEG files, "
-                        f"or a batch as .npy, .csv or IDX") from None
+        reason = " ".join(str(exc).split())[:200]
+        raise DataError(f"{name} is not an image barenet can read ({type(exc).__name__}"
+                        f"{': ' + reason if reason else ''}): {fix}") from None
 
 
 def _check_size(size: tuple[int, int], name: str) -> None:

@@ -171,3 +171,14 @@ def check_output_file(path: PathLike, force: bool) -> Path:
     if path.is_dir():
         raise ConfigError(f"{path} is a folder: give a file path such as model.safetensors")
     return path
+
+
+def fresh_file(path: PathLike) -> Path:
+    """`path`, or the first of NAME-2.EXT, NAME-3.EXT, ... that does not exist yet: where a default output name
+    goes when the user named none, so that nothing is replaced and nothing is refused (run folders do the same)."""
+    path, number = Path(path), 1
+    candidate = path
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

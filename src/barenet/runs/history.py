@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from . import reports
 
 MISSING = "(absent)"
+MAX_DEPTH = 3  # runs/RUN, runs/GRID/RUN, runs/SWEEP/trials/NNNN
 
 
 def read_run(folder: Path) -> dict | None:
@@ -44,12 +45,26 @@ def read_metrics(folder: Path) -> list[dict]:
 
 
 def list_runs(root) -> list[dict]:
-    """One row per run folder directly under `root`, oldest first: folder, started (datetime), name,
-    dataset, layers, epochs (run, planned), test_accuracy (None unless finished), train_seconds, status."""
-    root = Path(root)
-    runs = [run for folder in sorted(root.iterdir()) if folder.is_dir() and (run := read_run(folder))] \
-        if root.is_dir() else []
-    return sorted((_row(run) for run in runs), key=lambda row: (row["started"], row["folder"].name))
+    """One row per run folder under `root`, nested ones included (a grid's runs, a sweep's trials), oldest first:
+    folder, started (datetime), name, dataset, layers, epochs (run, planned), test_accuracy (None unless
+    finished), train_seconds, status."""
+    runs = [run for folder in run_folders(Path(root)) if (run := read_run(folder))]
+    return sorted((_row(run) for run in runs), key=lambda row: (row["started"], str(row["folder"])))
+
+
+def run_folders(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
+    """Folders under `root` holding a config.toml, looked for `depth` levels down (runs/grid-x/RUN,
+    runs/sweep-x/trials/NNNN); a run folder's own subfolders, hidden folders and links to folders that are no
+    run (a loop, or somewhere else entirely) are not searched."""
+    if depth == 0 or not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(root.iterdir()):
+        if (folder / "config.toml").is_file():
+            found.append(folder)
+        elif folder.is_dir() and not folder.name.startswith(".") and not folder.is_symlink():
+            found += run_folders(folder, depth - 1)
+    return found
 
 
 def _row(run: dict) -> dict:
@@ -67,10 +82,10 @@ def _row(run: dict) -> dict:
     }
 
 
-def format_runs(rows: list[dict]) -> str:
-    """An aligned table of `list_runs` rows."""
+def format_runs(rows: list[dict], root=".") -> str:
+    """An aligned table of `list_runs(root)` rows, each run named by its path under `root`."""
     header = ["started", "run", "recipe", "dataset", "layers", "epochs", "test acc", "train s"]
-    body = [[row["started"].strftime("%Y-%m-%d %H:%M"), row["folder"].name, row["name"], row["dataset"],
+    body = [[row["started"].strftime("%Y-%m-%d %H:%M"), _under(row["folder"], root), row["name"], row["dataset"],
              "x".join(map(str, row["layers"])), f"{row['epochs'][0]}/{row['epochs'][1]}",
              f"{row['test_accuracy']:.2%}" if row["test_accuracy"] is not None else row["status"],
              f"{row['train_seconds']:.1f}"] for row in rows]
@@ -78,20 +93,27 @@ def format_runs(rows: list[dict]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [header, *body])
 
 
+def _under(folder: Path, root) -> str:
+    try:
+        return str(folder.relative_to(root))
+    except ValueError:
+        return str(folder)
+
+
 def find_run(root, text: str) -> Path:
-    """The run folder `text` names: a path to one, a folder name under `root`, or the single folder under
-    `root` whose name contains `text`. ConfigError naming the choices otherwise."""
+    """The run folder `text` names: a path to one, a folder path under `root`, or the single run under `root`
+    (nested ones included) whose path there contains `text`. ConfigError naming the choices otherwise."""
     given = Path(text)
     for candidate in (given, Path(root) / text):
         if (candidate / "config.toml").is_file():
             return candidate
-    matches = [row["folder"] for row in list_runs(root) if text in row["folder"].name]
+    matches = [row["folder"] for row in list_runs(root) if text in _under(row["folder"], root)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise ConfigError(f"no run folder {text!r} (nor one under {root} whose name contains it): "
                           f"give a run folder, see 'barenet runs'")
-    raise ConfigError(f"{text!r} matches {len(matches)} runs ({', '.join(m.name for m in matches[:4])}"
+    raise ConfigError(f"{text!r} matches {len(matches)} runs ({', '.join(_under(m, root) for m in matches[:4])}"
                       f"{', ...' if len(matches) > 4 else ''}): give more of the name")
 
 

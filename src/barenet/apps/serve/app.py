@@ -11,6 +11,7 @@ The model is loaded once, when the app is created. (No `from __future__ import a
 FastAPI reads the routes' annotations at runtime, and `Request` is imported inside a function.)
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,12 @@ from .predictor import IMAGE_SIDE, Predictor
 
 STATIC = Path(__file__).parent / "static"
 INSTALL_HINT = 'barenet serve needs FastAPI and uvicorn: pip install "barenet[serve]"'
-IMAGE_TYPES = ("image/png", "image/jpeg")
+# What POST /api/predict takes as an image, as /openapi.json says: a raw body of one of IMAGE_TYPES, or a multipart
+# field `file` declared as one of them or as application/octet-stream (curl -F's type for unknown file endings).
+# The bytes decide how an image is read (Pillow, by magic bytes); bytes that are no image get 400.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")  # the web's image formats, all read by Pillow
+UPLOAD_TYPES = (*IMAGE_TYPES, "application/octet-stream")
+UPLOAD_HINT = "send one PNG or JPEG image as the multipart field 'file', or as the raw body with Content-Type image/png"
 
 
 def require_serve_extra() -> None:
@@ -92,13 +98,15 @@ def _add_api_routes(app, predictor: Predictor, limits: Limits) -> None:
 
 
 def _request_body(request_model) -> dict:
-    """POST /api/predict's body in OpenAPI: JSON pixels, a multipart upload, or a raw image."""
-    binary = {"type": "string", "format": "binary"}
-    upload = {"type": "object", "properties": {"file": binary}, "required": ["file"]}
+    """POST /api/predict's body in OpenAPI: JSON pixels, a multipart upload, or a raw image; each image media
+    type the server takes, and for the upload the part types it takes (others get 415; bytes that are no image 400)."""
+    image = {"type": "string", "format": "binary",
+             "description": "an image file (PNG, JPEG, GIF or WebP bytes); other bytes get 400"}
+    upload = {"type": "object", "properties": {"file": image}, "required": ["file"]}
     return {"required": True, "content": {
         "application/json": {"schema": request_model.model_json_schema()},
-        "multipart/form-data": {"schema": upload},
-        **{media: {"schema": binary} for media in IMAGE_TYPES}}}
+        "multipart/form-data": {"schema": upload, "encoding": {"file": {"contentType": ", ".join(UPLOAD_TYPES)}}},
+        **{media: {"schema": {**image, "contentMediaType": media}} for media in IMAGE_TYPES}}}
 
 
 async def _read_input(request, limits: Limits) -> bytes | tuple[np.ndarray, bool]:
@@ -110,27 +118,39 @@ async def _read_input(request, limits: Limits) -> bytes | tuple[np.ndarray, bool
         return pixel_rows(parse_json(await request.body()), IMAGE_SIDE * IMAGE_SIDE, limits.max_batch)
     if media == "multipart/form-data":
         return await _uploaded_file(request, limits.max_body_bytes)
-    if media.startswith("image/") or media == "application/octet-stream":
+    if media in IMAGE_TYPES:
         return await request.body()
     raise HTTPException(415, f"Content-Type {media or 'missing'!r} is not supported: send an image as multipart "
-                             f"field 'file' or as an image/* body, or JSON {{\"pixels\": [...]}}")
+                             f"field 'file' or as a body of type {', '.join(IMAGE_TYPES)}, or JSON "
+                             f"{{\"pixels\": [...]}}")
 
 
 async def _uploaded_file(request, max_part_bytes: int) -> bytes:
-    """The bytes of multipart field `file`."""
-    from fastapi import HTTPException
+    """The bytes of multipart field `file`, an image (its part's Content-Type one of UPLOAD_TYPES, or none)."""
     from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException
 
     try:
         form = await request.form(max_files=1, max_fields=8, max_part_size=max_part_bytes)
-    except HTTPException:
-        raise
+    except HTTPException as exc:  # starlette's own words for a malformed form: "Missing boundary in multipart."
+        raise HTTPException(400, f"the multipart body could not be read: {str(exc.detail).rstrip('.')}: "
+                                 f"{UPLOAD_HINT}") from None
     except Exception as exc:  # python-multipart's parse errors share no base class
-        raise HTTPException(400, f"the multipart body could not be read ({type(exc).__name__})") from None
+        raise HTTPException(400, f"the multipart body could not be read ({type(exc).__name__}: "
+                                 f"{_one_line(exc)}): {UPLOAD_HINT}") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise HTTPException(422, "send the image as the multipart form field 'file'")
+        fields = ", ".join(repr(name) for name in form) or "no fields"
+        problem = "is text, not a file" if "file" in form else f"is missing (the form holds {fields})"
+        raise HTTPException(422, f"the multipart field 'file' {problem}: {UPLOAD_HINT}")
+    media = (upload.content_type or "").split(";")[0].strip().lower()
+    if media and media not in UPLOAD_TYPES:
+        raise HTTPException(415, f"the uploaded file is {media}: {UPLOAD_HINT}")
     return await upload.read()
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200] or "no detail"
 
 
 def _add_error_handlers(app) -> None:
@@ -139,16 +159,16 @@ def _add_error_handlers(app) -> None:
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
-    def respond(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    def respond(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     @app.exception_handler(BarenetError)
     async def barenet_error(request, exc: BarenetError):
         return respond(413 if isinstance(exc, LimitError) else 400 if isinstance(exc, DataError) else 422, str(exc))
 
     @app.exception_handler(HTTPException)
-    async def http_error(request, exc: HTTPException):
-        return respond(exc.status_code, str(exc.detail))
+    async def http_error(request, exc: HTTPException):  # its headers kept: a 405's Allow
+        return respond(exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request, exc: RequestValidationError):

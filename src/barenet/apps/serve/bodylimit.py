@@ -2,7 +2,8 @@
 refusing one over the size limit (413) or one that takes too long to arrive (408).
 
 Reading the body here, once, means no route can be handed an unbounded body, and a client
-that trickles bytes cannot hold a worker for longer than the timeout.
+that trickles bytes cannot hold a worker for longer than the timeout: its 408 (or 413) says
+`Connection: close`, so the connection ends with the answer (connections.py times the headers).
 """
 
 from __future__ import annotations
@@ -71,4 +72,4 @@ def _replay(body: bytes, receive):
 async def _error(scope, receive, send, status: int, message: str) -> None:
     from starlette.responses import JSONResponse
 
-    await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+    await JSONResponse({"error": message}, status_code=status, headers={"Connection": "close"})(scope, receive, send)

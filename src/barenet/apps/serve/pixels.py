@@ -34,6 +34,9 @@ def pixel_rows(document: object, features: int, max_batch: int) -> tuple[np.ndar
     if pixels.ndim not in (1, 2) or pixels.shape[-1] != features:
         raise ShapeError(f"pixels has shape {list(pixels.shape)}; each image needs {features} values "
                          f"(28x28, row by row): {SHAPE_HINT}")
+    if pixels.dtype.kind not in "iu" or _holds_booleans(document["pixels"]):
+        kind = "true/false" if pixels.dtype.kind in "biu" else pixels.dtype.name
+        raise InputError(f"pixels must be whole numbers 0..255 (got {kind} values): {SHAPE_HINT}")
     if pixels.ndim == 2 and not 1 <= len(pixels) <= max_batch:
         raise (LimitError if len(pixels) else InputError)(
             f"a batch of {len(pixels)} images: this server takes 1 to {max_batch} per request")
@@ -43,13 +46,16 @@ def pixel_rows(document: object, features: int, max_batch: int) -> tuple[np.ndar
 
 
 def _array(pixels: object) -> np.ndarray:
-    """`pixels` as an integer array; InputError for ragged lists, non-numbers, fractions and booleans."""
+    """`pixels` as an array; InputError for anything but a non-empty list of numbers or of equally long rows."""
     if not isinstance(pixels, list) or not pixels:
         raise InputError(f"pixels must be a non-empty list: {SHAPE_HINT}")
     try:
-        array = np.asarray(pixels)
+        return np.asarray(pixels)
     except (ValueError, TypeError, OverflowError):
         raise InputError(f"pixels must be a list of numbers or of equally long rows: {SHAPE_HINT}") from None
-    if array.dtype.kind not in "iu":
-        raise InputError(f"pixels must be whole numbers 0..255 (got {array.dtype.name} values): {SHAPE_HINT}")
-    return array
+
+
+def _holds_booleans(pixels: list) -> bool:
+    """Whether a row (or a list of rows) holds true or false: NumPy would read [true, 0, ...] as [1, 0, ...]."""
+    rows = pixels if isinstance(pixels[0], list) else [pixels]
+    return any(isinstance(value, bool) for row in rows for value in row)

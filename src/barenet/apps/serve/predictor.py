@@ -20,7 +20,7 @@ from ...data import images
 from ...errors import ConfigError, DataError
 from ...models.loading import load
 from ...models.metadata import check_info, display_classes
-from ...runs.run import InputScaler
+from ...models.scaling import InputScaler
 from ...version import __version__
 from .limits import LimitError
 
@@ -41,6 +41,7 @@ class Predictor:
         self.scaler = InputScaler.of(self.model)
         self.info = model_info(self.model, self.path, self.classes)
         self._lock = threading.Lock()  # layers reuse their buffers between calls: one prediction at a time
+        self._results(np.zeros((1, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8))  # kernels load now, not in a request
 
     def predict_image(self, data: bytes, max_pixels: int) -> dict:
         """An encoded image (PNG, JPEG, ...) -> {"class", "label", "probabilities", "preprocessed" (28x28)}."""
@@ -64,7 +65,8 @@ class Predictor:
 def image_from_bytes(data: bytes, max_pixels: int) -> np.ndarray:
     """Encoded image bytes -> uint8 (28, 28): the size checked from the header, then `barenet predict`'s path."""
     _check_pixels(data, max_pixels)
-    return images.to_mnist(images.decode_grayscale(io.BytesIO(data), "the image"), "the image")
+    gray = images.decode_grayscale(io.BytesIO(data), "the upload", fix="send a whole PNG or JPEG file")
+    return images.to_mnist(gray, "the image")
 
 
 def _check_pixels(data: bytes, max_pixels: int) -> None:
