@@ -1,0 +1,411 @@
+"""The training doctor's rules: what a run's telemetry and curves say is wrong, each under a stable code.
+
+    evidence = Evidence(layers, classes=10)      # the watched layers (telemetry.LayerSpec), then as training goes:
+    evidence.samples.append(Sample(...))         # a probe's measurements          -> examine(evidence, "probe")
+    evidence.epochs.append({"epoch": 1, ...})    # an epoch's metrics              -> examine(evidence, "epoch")
+    found = examine(evidence, "epoch", fired)    # [(Rule, message)] for rules not fired before
+
+A rule reads the `Evidence` and returns one line (what is wrong, the number that shows it, the change
+that usually fixes it) or None. Each fires once per run (`fired` holds the codes already reported).
+Rules run at four moments: "start" (the model's structure), "probe" (after each sampled step's
+measurements), "epoch" (after each epoch's metrics) and "stop" (training stopped on divergence).
+The thresholds below were calibrated on real runs (docs/RESULTS.md, "The training doctor"): the
+healthy recipes stay well inside them, the broken configurations well outside.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from .telemetry import LayerSpec
+
+PROBLEM, NOTE = "problem", "note"
+UNSCALED_MAX = 20.0        # inputs beyond this are not scaled (pixels reach 255; scaled ones 1, standardised ~3)
+SATURATED = 0.9            # share of sigmoid/tanh outputs beyond 0.99 of saturation
+DEAD = 0.5                 # share of a layer's ReLUs that fire for no probe row
+VANISHING = 1e-3           # first layer's gradient RMS over the last layer's
+EXPLODING = 1e3            # first layer's gradient RMS over the last layer's, or a gradient's growth since the start
+IDENTICAL = 1e-3           # spread of a layer's incoming weights and biases below which its units are copies
+CORRELATED = 0.95          # units' mean pairwise correlation above which they move as one
+LR_LOW = 1e-5              # update ratio (lr x update over the weights) below which weights hardly move
+LR_HIGH = 1e-1             # update ratio above which a step rewrites a tenth of the weights
+HEALTHY_UPDATE = 1e-3      # the update ratio of a healthy SGD step, the yardstick of the lr messages
+CHANCE_FACTOR = 1.5        # accuracy below 1.5 x chance (15% for 10 classes) is at chance
+MIN_STEPS = 100            # steps before accuracy at chance means anything
+OVERFIT_EPOCHS = 3         # epochs of rising validation loss (with falling training loss) for the overfitting note
+PROBES_TO_CONFIRM = 2      # consecutive probes a state of the activations or gradients must last
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A finding: `code` (stable), `severity` ("problem" or "note"), the epoch (from 1) and optimizer step it
+    fired at (0: before training), and its one-line message."""
+
+    code: str
+    severity: str
+    epoch: int
+    step: int
+    message: str
+
+    def line(self) -> str:
+        """"diagnosis (problem, epoch 1): layer 1's sigmoid units are saturated ... (data.scale = "unit")"."""
+        return f"diagnosis ({self.severity}, epoch {self.epoch}): {self.message}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Diagnosis:
+        return cls(str(data["code"]), str(data["severity"]), int(data["epoch"]), int(data["step"]),
+                   str(data["message"]))
+
+
+@dataclass
+class Sample:
+    """One probe: optimizer step (from 1), epoch (from 1), batch, the step's loss per row, the learning rate,
+    and the measurements of every watched layer (`telemetry.Probe.measure`; [0] is the input)."""
+
+    step: int
+    epoch: int
+    batch: int
+    loss: float
+    lr: float
+    layers: list[dict]
+
+
+@dataclass
+class Evidence:
+    """What the rules read: the watched layers, the classes, the probes and epochs so far, the loss before
+    training, and facts about the model (a softmax applied twice, its largest dropout rate)."""
+
+    layers: list[LayerSpec]
+    classes: int
+    samples: list[Sample] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)
+    initial_loss: float | None = None
+    steps_per_epoch: int = 0
+    double_softmax: bool = False
+    dropout: float = 0.0
+    stopped: str = ""  # the divergence message, at "stop"
+    fired: set[str] = field(default_factory=set)
+
+    def recent(self, count: int = PROBES_TO_CONFIRM) -> list[Sample]:
+        """The last `count` probes, or [] while there are fewer."""
+        return self.samples[-count:] if len(self.samples) >= count else []
+
+    def epoch_samples(self, epoch: int) -> list[Sample]:
+        return [s for s in self.samples if s.epoch == epoch]
+
+    @property
+    def dense(self) -> list[LayerSpec]:
+        return self.layers[1:]
+
+    @property
+    def start_loss(self) -> float | None:
+        """The loss before training (the Trainer's), else the first probe's: a yardstick for "the loss fell"."""
+        if self.initial_loss is not None:
+            return self.initial_loss
+        return self.samples[0].loss if self.samples else None
+
+    @property
+    def chance_limit(self) -> float:
+        return CHANCE_FACTOR / self.classes
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule: its code, severity, the moment it runs, the check, and what it looks at (for the docs)."""
+
+    code: str
+    severity: str
+    when: str
+    check: Callable[[Evidence], str | None]
+    looks_at: str
+
+
+def examine(evidence: Evidence, when: str) -> list[tuple[Rule, str]]:
+    """The rules of moment `when` that fire now and have not fired before (recorded in evidence.fired)."""
+    found = []
+    for rule in RULES:
+        if rule.when != when or rule.code in evidence.fired:
+            continue
+        message = rule.check(evidence)
+        if message:
+            evidence.fired.add(rule.code)
+            found.append((rule, message))
+    return found
+
+
+# ----- helpers ------------------------------------------------------------------------
+def _value(sample: Sample, layer: int, name: str) -> float:
+    value = sample.layers[layer].get(name, math.nan)
+    return float(value) if value is not None else math.nan
+
+
+def _confirmed(evidence: Evidence, name: str, test: Callable[[float], bool],
+               activations: tuple[str, ...] = ()) -> list[tuple[LayerSpec, float]]:
+    """Hidden layers (of those activations, if given) whose `name` passes `test` at each of the last probes:
+    (layer, the latest value)."""
+    recent = evidence.recent()
+    hits = []
+    for spec in evidence.dense[:-1]:
+        if activations and spec.activation not in activations:
+            continue
+        values = [_value(s, spec.index, name) for s in recent]
+        if values and all(test(v) for v in values if not math.isnan(v)) and not any(map(math.isnan, values)):
+            hits.append((spec, values[-1]))
+    return hits
+
+
+def _names(specs: list[LayerSpec]) -> str:
+    """"layer 2", "layers 1 and 2", "layers 2-11"."""
+    numbers = [spec.index for spec in specs]
+    if len(numbers) == 1:
+        return f"layer {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 2:
+        return f"layers {numbers[0]}-{numbers[-1]}"
+    return "layers " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+def median_update(sample: Sample) -> float:
+    """The median over the Dense layers of the update ratio at a probe (NaN without any)."""
+    values = [v for v in (_value(sample, i, "update_ratio") for i in range(1, len(sample.layers)))
+              if not math.isnan(v)]
+    return statistics.median(values) if values else math.nan
+
+
+def _inputs_unscaled(evidence: Evidence) -> float | None:
+    """The largest input value of the latest probe when it is beyond UNSCALED_MAX, else None."""
+    if not evidence.samples:
+        return None
+    largest = _value(evidence.samples[-1], 0, "max")
+    return largest if largest > UNSCALED_MAX else None
+
+
+def _steps(evidence: Evidence) -> int:
+    """Optimizer steps taken so far (from the probes, else from the epochs)."""
+    from_epochs = len(evidence.epochs) * evidence.steps_per_epoch
+    return max(evidence.samples[-1].step if evidence.samples else 0, from_epochs)
+
+
+def _suggested_lr(lr: float, ratio: float) -> str:
+    """A learning rate that would give updates near HEALTHY_UPDATE, as a power of ten."""
+    if not (ratio > 0 and lr > 0 and math.isfinite(ratio)):
+        return f"{lr / 10:g}"
+    return f"{10 ** round(math.log10(lr * HEALTHY_UPDATE / ratio)):g}"
+
+
+# ----- rules at the start -----------------------------------------------------------------
+def double_softmax(evidence: Evidence) -> str | None:
+    if not evidence.double_softmax:
+        return None
+    return ("the network ends in a Softmax layer and the loss applies softmax again (softmax applied twice): the "
+            "outputs it sees are squashed into a narrow range and the gradients shrink: remove the last Softmax "
+            "layer (the loss takes logits)")
+
+
+# ----- rules at a probe -------------------------------------------------------------------------
+def unscaled_inputs(evidence: Evidence) -> str | None:
+    largest = _inputs_unscaled(evidence)
+    if largest is None:
+        return None
+    inputs = evidence.samples[-1].layers[0]
+    return (f"inputs reach {largest:.4g} (mean {inputs['mean']:.3g}, std {inputs['std']:.3g}): networks are "
+            f"initialised for inputs of about unit size: scale them to [0, 1] (data.scale = \"unit\", or pass "
+            f"the uint8 images)")
+
+
+def saturated_units(evidence: Evidence) -> str | None:
+    hits = _confirmed(evidence, "saturated", lambda v: v >= SATURATED, ("sigmoid", "tanh"))
+    if not hits:
+        return None
+    specs = [spec for spec, _ in hits]
+    worst = max(value for _, value in hits)
+    kinds = "/".join(dict.fromkeys(spec.activation for spec in specs))
+    what = f"{_names(specs)}'s {kinds} units are saturated ({worst:.0%} beyond 0.99)"
+    largest = _inputs_unscaled(evidence)
+    if largest is not None and specs[0].index == 1:
+        return f"{what} because inputs reach {largest:.4g}: scale them to [0, 1] (data.scale = \"unit\")"
+    return (f"{what}: their derivative is ~0 and they stop learning: use smaller initial weights "
+            f"(model.init = \"glorot_uniform\") or a lower learning rate")
+
+
+def dead_relus(evidence: Evidence) -> str | None:
+    hits = _confirmed(evidence, "dead", lambda v: v >= DEAD, ("relu",))
+    if not hits:
+        return None
+    specs, worst = [spec for spec, _ in hits], max(value for _, value in hits)
+    ratio = median_update(evidence.samples[-1])
+    cause = (f" after updates of {ratio:.0%} of the weights per step: lower the learning rate"
+             if ratio > LR_HIGH else ": lower the learning rate, or use he_normal init or leaky_relu")
+    return (f"{worst:.0%} of {_names(specs)}'s ReLUs never fire (on any of the probe's images) and so get no "
+            f"gradient{cause}")
+
+
+def vanishing_gradients(evidence: Evidence) -> str | None:
+    if len(evidence.dense) < 3:
+        return None
+    first, last = evidence.dense[0].index, evidence.dense[-1].index
+    ratios = [_value(s, first, "grad_rms") / _value(s, last, "grad_rms") for s in evidence.recent()
+              if _value(s, last, "grad_rms") > 0]
+    if len(ratios) < PROBES_TO_CONFIRM or not all(r < VANISHING for r in ratios):
+        return None
+    sample = evidence.samples[-1]
+    kinds = "/".join(dict.fromkeys(spec.activation for spec in evidence.dense[:-1]))
+    return (f"layer {first}'s gradient RMS ({_value(sample, first, 'grad_rms'):.1e}) is {ratios[-1]:.0e} times "
+            f"layer {last}'s ({_value(sample, last, 'grad_rms'):.1e}): the gradient vanishes on its way down "
+            f"through {len(evidence.dense) - 1} {kinds} layers: use relu with he_normal init, or fewer layers")
+
+
+def exploding_gradients(evidence: Evidence) -> str | None:
+    if not evidence.samples:
+        return None
+    sample, first = evidence.samples[-1], evidence.samples[0]
+    for spec in evidence.dense:
+        value = _value(sample, spec.index, "grad_rms")
+        if not math.isfinite(value) and not math.isnan(value):
+            return (f"layer {spec.index}'s gradient is infinite at step {sample.step}: lower the learning rate, "
+                    f"or clip the gradients (optimizer.clipnorm = 1.0)")
+    grown = [(spec, _value(s, spec.index, "grad_rms") / _value(first, spec.index, "grad_rms"))
+             for spec in evidence.dense for s in evidence.recent() if _value(first, spec.index, "grad_rms") > 0]
+    if len(grown) >= PROBES_TO_CONFIRM * len(evidence.dense) and all(g > EXPLODING for _, g in grown):
+        return (f"gradients grew {min(g for _, g in grown):.0e} times since step {first.step} in every layer: "
+                f"training is unstable: lower the learning rate, or clip the gradients (optimizer.clipnorm = 1.0)")
+    return None
+
+
+def symmetric_units(evidence: Evidence) -> str | None:
+    if not evidence.samples:
+        return None
+    sample = evidence.samples[-1]
+    hidden = [spec for spec in evidence.dense[:-1] if spec.units >= 4]
+    copies = [spec for spec in hidden if _value(sample, spec.index, "spread") < IDENTICAL]
+    if copies:
+        return (f"the units of {_names(copies)} are identical (their weights and biases differ by "
+                f"{max(_value(sample, s.index, 'spread') for s in copies):.0e} of their size, as after a zero or "
+                f"constant init): they get the same gradient and stay copies: use a random init "
+                f"(model.init = \"he_normal\")")
+    hits = _confirmed(evidence, "correlation", lambda v: v >= CORRELATED)
+    if not hits:
+        return None
+    return (f"the units of {_names([spec for spec, _ in hits])} move as one (mean correlation "
+            f"{min(v for _, v in hits):.3f} across images): they carry one signal between them, as after an "
+            f"all-positive or constant init: use a zero-mean random init (model.init = \"he_normal\")")
+
+
+# ----- rules at the end of an epoch ---------------------------------------------------------------
+def stuck_at_chance(evidence: Evidence) -> str | None:
+    if not evidence.epochs or _steps(evidence) < MIN_STEPS:
+        return None
+    logs = evidence.epochs[-1]
+    accuracies = [logs[key] for key in ("accuracy", "val_accuracy") if key in logs]
+    if not all(a < evidence.chance_limit for a in accuracies):
+        return None
+    others = " (see the other diagnoses)" if evidence.fired - {"stuck-at-chance"} else ""
+    return (f"training accuracy is {logs['accuracy']:.1%} after epoch {logs['epoch']}, chance for "
+            f"{evidence.classes} classes: the network has learned nothing{others}")
+
+
+def lr_too_low(evidence: Evidence) -> str | None:
+    start = evidence.start_loss
+    if not evidence.epochs or not evidence.samples or start is None:
+        return None
+    ratios = [median_update(s) for s in evidence.samples]
+    if not all(r < LR_LOW for r in ratios):
+        return None
+    loss = evidence.epochs[-1]["loss"]
+    fall = (start - loss) / start if start > 0 else 0.0
+    if fall > 0.05:
+        return None
+    lr = evidence.samples[-1].lr
+    return (f"the weights move {max(ratios):.0e} of their size per step (a healthy step: about "
+            f"{HEALTHY_UPDATE:g}) and the loss fell {fall:.1%} in {len(evidence.epochs)} epoch(s): raise the "
+            f"learning rate (optimizer.lr = {_suggested_lr(lr, max(ratios))})")
+
+
+def lr_too_high(evidence: Evidence) -> str | None:
+    if len(evidence.epochs) < 2:
+        return None
+    previous, last = evidence.epochs[-2], evidence.epochs[-1]
+    ratios = [median_update(s) for s in evidence.epoch_samples(last["epoch"])]
+    ratio = statistics.median(ratios) if ratios else math.nan
+    if not (last["loss"] > 1.1 * previous["loss"] and ratio > LR_HIGH):
+        return None
+    return (f"the training loss rose from {previous['loss']:.4g} to {last['loss']:.4g} in epoch {last['epoch']} "
+            f"while each step changed the weights by {ratio:.0%} (a healthy step: about {HEALTHY_UPDATE:.1%}): "
+            f"lower the learning rate (optimizer.lr = {_suggested_lr(last.get('lr', math.nan), ratio)})")
+
+
+def label_noise(evidence: Evidence) -> str | None:
+    start = evidence.start_loss
+    if not evidence.epochs or _steps(evidence) < MIN_STEPS or start is None:
+        return None
+    logs = evidence.epochs[-1]
+    explained = evidence.fired - {"stuck-at-chance", "label-noise-or-shuffled-labels", "overfitting"}
+    if logs["accuracy"] >= evidence.chance_limit or explained:
+        return None
+    ratios = [median_update(s) for s in evidence.epoch_samples(logs["epoch"])]
+    if not ratios or statistics.median(ratios) < LR_LOW * 10 or not logs["loss"] < start:
+        return None
+    return (f"training accuracy stays at chance ({logs['accuracy']:.1%} after epoch {logs['epoch']}) while the "
+            f"loss falls ({start:.4g} -> {logs['loss']:.4g}) and every layer trains: the labels "
+            f"carry nothing the images explain: check that each label belongs to its image (shuffled or noisy "
+            f"labels)")
+
+
+def overfitting(evidence: Evidence) -> str | None:
+    rows = evidence.epochs[-(OVERFIT_EPOCHS + 1):]
+    if len(rows) <= OVERFIT_EPOCHS or any("val_loss" not in row for row in rows):
+        return None
+    rising = all(b["val_loss"] > a["val_loss"] for a, b in zip(rows, rows[1:]))
+    if not (rising and rows[-1]["loss"] < rows[0]["loss"]):
+        return None
+    return (f"validation loss rose for {OVERFIT_EPOCHS} epochs ({rows[0]['val_loss']:.4g} -> "
+            f"{rows[-1]['val_loss']:.4g}) while training loss fell ({rows[0]['loss']:.4g} -> {rows[-1]['loss']:.4g}): "
+            f"the network is memorising the training set: stop earlier (train.early_stopping = {OVERFIT_EPOCHS}) or "
+            f"regularise (model.dropout, optimizer.weight_decay)")
+
+
+# ----- rules when training stopped on divergence ------------------------------------------------------
+def diverged(evidence: Evidence) -> str | None:
+    """lr-too-high at divergence: the loss blew up (the Trainer's message says where)."""
+    if not evidence.stopped:
+        return None
+    ratio = median_update(evidence.samples[-1]) if evidence.samples else math.nan
+    lr = evidence.samples[-1].lr if evidence.samples else math.nan
+    shown = f" after steps that changed the weights by {ratio:.0%}" if math.isfinite(ratio) else ""
+    return (f"training diverged ({evidence.stopped.split(':')[0]}){shown}: lower the learning rate "
+            f"(optimizer.lr = {_suggested_lr(lr, ratio)})")
+
+
+RULES: list[Rule] = [
+    Rule("double-softmax", PROBLEM, "start", double_softmax, "the last layer gives probabilities and the loss "
+         "applies softmax itself"),
+    Rule("unscaled-inputs", PROBLEM, "probe", unscaled_inputs, f"the probe's largest input |x| > {UNSCALED_MAX:g}"),
+    Rule("saturated-units", PROBLEM, "probe", saturated_units, f"a sigmoid/tanh layer with >= {SATURATED:.0%} of its "
+         f"outputs beyond 0.99, at {PROBES_TO_CONFIRM} probes in a row"),
+    Rule("dead-relus", PROBLEM, "probe", dead_relus, f">= {DEAD:.0%} of a ReLU layer's units silent on every probe "
+         f"row, at {PROBES_TO_CONFIRM} probes in a row"),
+    Rule("symmetric-units", PROBLEM, "probe", symmetric_units, f"a hidden layer's weights and biases equal across "
+         f"units (spread < {IDENTICAL:g}), or its units' mean correlation >= {CORRELATED} at "
+         f"{PROBES_TO_CONFIRM} probes in a row"),
+    Rule("vanishing-gradients", PROBLEM, "probe", vanishing_gradients, f"first layer's gradient RMS < {VANISHING:g} "
+         f"x the last layer's at {PROBES_TO_CONFIRM} probes in a row (3+ Dense layers)"),
+    Rule("exploding-gradients", PROBLEM, "probe", exploding_gradients, f"an infinite gradient, or every layer's "
+         f"gradient RMS > {EXPLODING:g} x its first probe's, at {PROBES_TO_CONFIRM} probes in a row"),
+    Rule("lr-too-low", PROBLEM, "epoch", lr_too_low, f"every probe's median update ratio < {LR_LOW:g} and the loss "
+         f"down less than 5% from its start"),
+    Rule("lr-too-high", PROBLEM, "epoch", lr_too_high, f"epoch loss up > 10% with a median update ratio > "
+         f"{LR_HIGH:g}"),
+    Rule("lr-too-high", PROBLEM, "stop", diverged, "the loss turned NaN/inf or exploded (TrainingDiverged)"),
+    Rule("label-noise-or-shuffled-labels", PROBLEM, "epoch", label_noise, f"training accuracy < {CHANCE_FACTOR} x "
+         f"chance after {MIN_STEPS}+ steps, the loss below its start, layers updating, no other cause found"),
+    Rule("stuck-at-chance", PROBLEM, "epoch", stuck_at_chance, f"training (and validation) accuracy < "
+         f"{CHANCE_FACTOR} x chance after {MIN_STEPS}+ steps"),
+    Rule("overfitting", NOTE, "epoch", overfitting, f"validation loss up {OVERFIT_EPOCHS} epochs in a row while "
+         f"training loss fell"),
+]
+CODES = list(dict.fromkeys(rule.code for rule in RULES))

@@ -1,0 +1,154 @@
+"""The training doctor: a callback that watches a run and says why the network is not learning, as it trains.
+
+    doctor = Doctor(report=lambda d: print(d.line()))     # Sequential.fit adds one (diagnose=False: none)
+    model.fit(x, y, epochs=10, callbacks=[doctor])
+    history.diagnoses                                     # [Diagnosis(code="dead-relus", severity="problem", ...)]
+    doctor.health                                         # the telemetry: one dict per probe and layer
+
+At PER_EPOCH sampled steps per epoch (`telemetry.sample_plan`) it measures every layer
+(`telemetry.Probe`), then runs the rules of `diagnoses` over the probes and, after each epoch,
+over the curves. A rule fires once per run; each finding goes to `history.diagnoses` and to
+`report`. Steps it does not sample cost nothing: the Trainer neither copies nor reads anything
+for it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import TrainingDiverged
+from .callbacks import Callback, Step
+from .diagnoses import PROBLEM, Diagnosis, Evidence, Sample, examine
+from .telemetry import PER_EPOCH, Probe, sample_plan
+
+HEALTH_KEYS = ("step", "epoch", "batch", "loss", "lr")
+
+
+class Doctor(Callback):
+    """Per-layer telemetry at `per_epoch` steps per epoch, and the diagnoses it supports.
+
+    report   called with each Diagnosis as it fires (None: only kept, on `diagnoses` and the History)
+    health   the telemetry rows so far: {"step", "epoch" (from 1), "batch", "loss", "lr", "layer",
+             "activation", "units", "mean", ...} (see `telemetry`), one per probe and watched layer
+    """
+
+    def __init__(self, per_epoch: int = PER_EPOCH, report: Callable[[Diagnosis], Any] | None = None):
+        self.per_epoch, self.report = int(per_epoch), report
+        self.diagnoses: list[Diagnosis] = []
+        self.health: list[dict] = []
+        self.evidence: Evidence | None = None
+        self._rows: list = []  # the rows of the steps before a probe, for batches under telemetry.MIN_ROWS
+        self._batch_size = 1
+
+    def on_train_begin(self, logs):
+        model = self.model
+        self._batch_size, self._rows = int(logs["batch_size"]), []
+        self.probe = Probe(model)
+        last = model.layers[-1]
+        fuses = getattr(model.loss, "fuses", None)
+        self.evidence = Evidence(
+            self.probe.layers, classes=max(2, int(model.out_features or 2)), samples=[], epochs=[],
+            steps_per_epoch=int(logs["steps"]),
+            double_softmax=bool(fuses == "softmax" and getattr(last, "gives_probabilities", False)),
+            fired={d.code for d in self.diagnoses})
+        self._find("start", epoch=self.trainer.epoch + 1, step=model.optimizer.iterations)
+
+    def sampled_steps(self, epoch: int, steps: int) -> dict[int, bool]:
+        return sample_plan(steps, self._batch_size, self.per_epoch)
+
+    def on_step_end(self, step: Step) -> None:
+        if step.gradients is None or step.weights_before is None:  # a step whose rows join the next probe
+            self._rows.append(step.x.copy())
+            return
+        xp = self.model.backend.xp
+        rows = xp.concatenate([*self._rows, step.x]) if self._rows else step.x
+        self._rows = []
+        layers = self.probe.measure(rows, step.gradients, step.weights_before)
+        per_row = step.loss / step.size if self.model.loss.reduction == "sum" else step.loss
+        sample = Sample(step.number, step.epoch + 1, step.batch, per_row, float(self.model.optimizer.lr), layers)
+        assert self.evidence is not None
+        self.evidence.samples.append(sample)
+        self.health += [{key: getattr(sample, key) for key in HEALTH_KEYS} | layer for layer in layers]
+        self._find("probe", sample.epoch, sample.step)
+
+    def on_epoch_end(self, epoch, logs):
+        assert self.evidence is not None
+        self.evidence.initial_loss = self.trainer.initial_loss
+        self.evidence.epochs.append({"epoch": epoch + 1, **logs})
+        self._find("epoch", epoch + 1, self.model.optimizer.iterations)
+
+    def on_train_stop(self, error: BaseException) -> None:
+        if self.evidence is None or not isinstance(error, TrainingDiverged):
+            return
+        self.evidence.stopped = str(error)
+        self._find("stop", self.trainer.epoch + 1, self.model.optimizer.iterations)
+
+    def _find(self, when: str, epoch: int, step: int) -> None:
+        assert self.evidence is not None
+        for diagnosis in diagnose(self.evidence, when, epoch, step):
+            self.diagnoses.append(diagnosis)
+            self.trainer.history.diagnoses.append(diagnosis)
+            if self.report is not None:
+                self.report(diagnosis)
+
+    def state_dict(self) -> dict:
+        """The diagnoses so far (a resumed run does not report them again)."""
+        return {"diagnoses": [d.to_dict() for d in self.diagnoses]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.diagnoses = [Diagnosis.from_dict(d) for d in state.get("diagnoses", [])]
+        if self.evidence is not None:
+            self.evidence.fired |= {d.code for d in self.diagnoses}
+        self.trainer.history.diagnoses[:] = list(self.diagnoses)
+
+
+def doctor_printer(verbose) -> Callable[[Diagnosis], Any] | None:
+    """What `fit(verbose=...)` does with a diagnosis as it fires: print a problem's line (None at verbose 0)."""
+    if not verbose:
+        return None
+
+    def report(diagnosis: Diagnosis) -> None:
+        if diagnosis.severity == PROBLEM:
+            print(diagnosis.line(), flush=True)
+
+    return report
+
+
+def diagnose(evidence: Evidence, when: str, epoch: int, step: int) -> list[Diagnosis]:
+    """The rules of moment `when` that fire now, as Diagnoses stamped with the epoch (from 1) and step."""
+    return [Diagnosis(rule.code, rule.severity, epoch, step, message) for rule, message in examine(evidence, when)]
+
+
+def replay(evidence: Evidence, health: list[dict], epochs: list[dict], stopped: str = "") -> list[Diagnosis]:
+    """The diagnoses a Doctor would have made from recorded telemetry (`health` rows, as `Doctor.health` and
+    health.csv hold them) and epoch metrics (rows with "epoch" from 1), fed to `evidence` in training order."""
+    samples = samples_of(health)
+    found = diagnose(evidence, "start", 1, 0)
+    for logs in epochs:
+        while samples and samples[0].epoch <= logs["epoch"]:
+            evidence.samples.append(samples.pop(0))
+            found += diagnose(evidence, "probe", evidence.samples[-1].epoch, evidence.samples[-1].step)
+        evidence.epochs.append(dict(logs))
+        found += diagnose(evidence, "epoch", int(logs["epoch"]), evidence.samples[-1].step if evidence.samples else 0)
+    for sample in samples:  # an epoch that did not finish
+        evidence.samples.append(sample)
+        found += diagnose(evidence, "probe", sample.epoch, sample.step)
+    if stopped:
+        evidence.stopped = stopped
+        last = evidence.samples[-1] if evidence.samples else None
+        found += diagnose(evidence, "stop", last.epoch if last else len(epochs) + 1, last.step if last else 0)
+    return found
+
+
+def samples_of(health: list[dict]) -> list[Sample]:
+    """Health rows (one per probe and layer) grouped back into probes, in step order."""
+    probes: dict[int, Sample] = {}
+    for row in health:
+        step = int(row["step"])
+        if step not in probes:
+            probes[step] = Sample(step, int(row["epoch"]), int(row["batch"]), float(row["loss"]), float(row["lr"]), [])
+        probes[step].layers.append({key: value for key, value in row.items() if key not in HEALTH_KEYS})
+    for sample in probes.values():
+        sample.layers.sort(key=lambda layer: int(layer["layer"]))
+    return [probes[step] for step in sorted(probes)]

@@ -1,0 +1,196 @@
+"""Per-layer telemetry of training, measured at a few sampled steps per epoch (what the training doctor reads).
+
+    plan = sample_plan(steps=430, batch_size=128)   # {batch: True at a probe, False: only its rows kept}
+    probe = Probe(model)                             # the layers to watch: input, then every Dense layer
+    rows = probe.measure(x_rows, step)               # one dict of host floats per layer (0 = the input)
+
+At a probe step (a training `Step` carrying its gradients and the weights before the update) each
+layer gets (NaN where a number does not apply):
+
+    mean, std, max        of its outputs after its activation over the probe rows (max: the largest |value|)
+    dead                  ReLU layers: the share of units that fire for none of the probe rows
+    saturated             sigmoid and tanh layers: the share of outputs beyond 0.99 of saturation
+                          (a sigmoid above 0.99 or below 0.01, a tanh beyond +-0.99)
+    correlation           the units' mean pairwise correlation over the probe rows (1: they move as one);
+                          NaN when under a quarter of the units (or under 4) vary at all
+    spread                how much the units' incoming weights and biases differ: RMS of (W, b) minus their
+                          mean over units, over RMS of (W, b) (0: identical units, as after a zero or constant init)
+    grad_rms, bias_grad_rms   RMS of the step's gradient of W and of b
+    weight_rms            RMS of W after the update
+    update_ratio          RMS(W after - W before) / RMS(W before): lr x update over the weights
+
+The probe rows are the step's batch (its first PROBE_ROWS rows) put through the model again in
+inference mode: one extra forward of at most 256 rows per probe, the cost of about a third of a
+training step of 128 rows. Batches under MIN_ROWS rows are too few to say whether a unit ever fires:
+the rows of the steps just before the probe (the plan's False entries) are kept and join it.
+Everything is computed with the model's array module (NumPy or CuPy) and read to the host once
+per probe; the steps that are not sampled cost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..nn.fusion import NAMES, activation_code
+
+PER_EPOCH = 8      # probes per epoch
+MIN_ROWS = 32      # rows a probe needs: smaller batches join the rows of the steps before
+PROBE_ROWS = 256   # rows put through the extra forward, at most
+STATS = ("mean", "std", "max", "dead", "saturated", "correlation", "spread", "grad_rms", "bias_grad_rms",
+         "weight_rms", "update_ratio")
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A watched layer: `index` 0 for the input, 1.. for the Dense layers in order; `activation` the one
+    after it ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "identity"; "input" for layer 0)."""
+
+    index: int
+    activation: str
+    units: int
+
+
+def sample_plan(steps: int, batch_size: int, per_epoch: int = PER_EPOCH) -> dict[int, bool]:
+    """The sampled batches of an epoch of `steps` batches: {batch: True} at each of `per_epoch` probes
+    spread evenly over the epoch (the first one at its start), {batch: False} for the steps just before a
+    probe whose rows join it (when batches are under MIN_ROWS rows)."""
+    probes = max(1, min(per_epoch, steps))
+    gap = steps / probes
+    window = max(1, min(math.ceil(MIN_ROWS / max(batch_size, 1)), int(gap)))
+    plan: dict[int, bool] = {}
+    for i in range(probes):
+        start = int(i * gap)
+        plan.update({batch: False for batch in range(start, start + window - 1)})
+        plan[start + window - 1] = True
+    return plan
+
+
+def activation_name(layer) -> str | None:
+    """The activation a layer applies ("relu", "sigmoid", ..., "softmax"), or None for other layers."""
+    code = activation_code(layer)
+    if code is not None:
+        return NAMES[code[0]]
+    return "softmax" if getattr(layer, "gives_probabilities", False) else None
+
+
+class Probe:
+    """The watched layers of a `Sequential` (its Dense layers and the activation after each) and their
+    measurements at a probe step."""
+
+    def __init__(self, model):
+        self.model, self.xp = model, model.backend.xp
+        self.taps: list[int] = []  # position in model.layers whose output is each Dense layer's
+        kinds: list[str] = []
+        self.dense = [layer for layer in model.layers if "W" in layer.params]
+        for position, layer in enumerate(model.layers):
+            if "W" not in layer.params:
+                continue
+            after = model.layers[position + 1] if position + 1 < len(model.layers) else None
+            kind = activation_name(after) if after is not None else None
+            self.taps.append(position + 1 if kind else position)
+            kinds.append(kind or "identity")
+        self.layers = [LayerSpec(0, "input", int(model.in_features or 0))] + [
+            LayerSpec(i + 1, kind, int(layer.params["W"].shape[1])) for i, (kind, layer) in
+            enumerate(zip(kinds, self.dense))]
+        # where each Dense layer's W and b sit in model.parameters() (layer order, W before b)
+        self._slots: list[tuple[int, int | None]] = []
+        slot = 0
+        for layer in model.layers:
+            if "W" in layer.params:
+                self._slots.append((slot, slot + 1 if "b" in layer.params else None))
+            slot += len(layer.params)
+
+    def outputs(self, rows) -> list:
+        """Each Dense layer's outputs after its activation, (rows, units), in inference mode."""
+        taps, found, h = set(self.taps), {}, rows
+        for position, layer in enumerate(self.model.layers):
+            h = layer.forward(h, False)
+            if position in taps:
+                found[position] = h
+            if len(found) == len(taps):
+                break
+        return [found[position] for position in self.taps]
+
+    def measure(self, rows, gradients: list | None, weights_before: list | None) -> list[dict]:
+        """One dict per watched layer (STATS as host floats, NaN where they do not apply) for the probe
+        rows (batch, features) on the model's device, the step's gradients and the weights before it."""
+        xp = self.xp
+        with np.errstate(all="ignore"):  # a diverging net's infinities are what is measured
+            cells: list[Any] = list(_activation_stats(xp, rows, "input"))
+            for spec, h in zip(self.layers[1:], self.outputs(rows[:PROBE_ROWS])):
+                cells += _activation_stats(xp, h, spec.activation)
+            for index, (w_slot, b_slot) in enumerate(self._slots):
+                cells += self._parameter_stats(index, w_slot, b_slot, gradients, weights_before)
+            values = self.model.backend.to_numpy(xp.stack([xp.asarray(c, dtype=xp.float64) for c in cells]))
+        return _rows(self.layers, [float(v) for v in values])
+
+    def _parameter_stats(self, index: int, w_slot: int, b_slot: int | None, gradients, before) -> list:
+        """spread, grad_rms, bias_grad_rms, weight_rms, update_ratio of the Dense layer `index` (from 0)."""
+        xp, layer = self.xp, self.dense[index]
+        W, b = layer.params["W"], layer.params.get("b")
+        nan = xp.asarray(NAN)
+        grad = _rms(xp, gradients[w_slot]) if gradients is not None else nan
+        bias_grad = _rms(xp, gradients[b_slot]) if gradients is not None and b_slot is not None else nan
+        weight = _rms(xp, W)
+        update = _rms(xp, W - before[w_slot]) / _rms(xp, before[w_slot]) if before is not None else nan
+        return [_spread(xp, W, b), grad, bias_grad, weight, update]
+
+
+def _rms(xp, a):
+    return xp.sqrt(xp.mean(xp.square(a.astype(xp.float64))))
+
+
+def _spread(xp, W, b):
+    """RMS of (W, b) less their mean over units, over RMS of (W, b): W (in, units), b (units,) or None."""
+    deviation = xp.sum(xp.square(W - W.mean(axis=1, keepdims=True)), dtype=xp.float64)
+    total = xp.sum(xp.square(W), dtype=xp.float64)
+    if b is not None:
+        deviation = deviation + xp.sum(xp.square(b - b.mean()), dtype=xp.float64)
+        total = total + xp.sum(xp.square(b), dtype=xp.float64)
+    return xp.sqrt(deviation / xp.maximum(total, 1e-300))
+
+
+def _activation_stats(xp, h, kind: str) -> list:
+    """mean, std, max |h|, dead, saturated, correlation of outputs h (rows, units) of a `kind` activation."""
+    h = h.astype(xp.float64)
+    nan = xp.asarray(NAN)
+    dead = xp.mean(h.max(axis=0) <= 0) if kind == "relu" else nan
+    if kind == "sigmoid":
+        saturated = xp.mean((h > 0.99) | (h < 0.01))
+    elif kind == "tanh":
+        saturated = xp.mean(xp.abs(h) > 0.99)
+    else:
+        saturated = nan
+    correlation = _correlation(xp, h) if kind != "input" else nan
+    return [h.mean(), h.std(), xp.abs(h).max(), dead, saturated, correlation]
+
+
+def _correlation(xp, h):
+    """The mean pairwise correlation of the columns of h (rows, units) that vary, from the variance of their
+    standardised mean: var(mean of u standardised columns) = (1 + (u - 1) r) / u. NaN under max(4, units/4)
+    varying columns. No boolean indexing: nothing waits on a device."""
+    centered = h - h.mean(axis=0)
+    sd = xp.sqrt(xp.mean(xp.square(centered), axis=0))
+    varying = sd > 1e-6 * xp.maximum(sd.max(), 1e-300)
+    count = varying.sum()
+    z = centered / xp.where(varying, sd, 1.0) * varying
+    mean_of_z = z.sum(axis=1) / xp.maximum(count, 1)
+    r = (count * xp.mean(xp.square(mean_of_z)) - 1.0) / xp.maximum(count - 1, 1)
+    return xp.where(count >= max(4, h.shape[1] / 4), r, NAN)
+
+
+def _rows(layers: list[LayerSpec], values: list[float]) -> list[dict]:
+    """The flat measurements (6 activation numbers per layer, then 5 parameter numbers per Dense layer) as
+    one dict per layer."""
+    activations, parameters = values[:6 * len(layers)], values[6 * len(layers):]
+    rows = []
+    for i, spec in enumerate(layers):
+        row = dict(zip(STATS[:6], activations[6 * i:6 * i + 6]))
+        row.update(zip(STATS[6:], parameters[5 * (i - 1):5 * i] if i else [NAN] * 5))
+        rows.append({"layer": spec.index, "activation": spec.activation, "units": spec.units, **row})
+    return rows
