@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def predict(model, digits: np.ndarray) -> np.ndarray:
     """(N, 28, 28) uint8 -> (N,) predicted classes, with the model's own input scaling."""
-    from barenet.runs.run import InputScaler
+    from barenet.models.scaling import InputScaler
 
     scaler = InputScaler.from_dict(model.extra.get("input", {}))
     return model.predict_proba(scaler(digits)).argmax(axis=1)

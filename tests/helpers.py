@@ -133,7 +133,7 @@ def cupy_with_a_device():
 
 def run_dataset(x: np.ndarray, y: np.ndarray):
     """A stand-in for a run's dataset: flat uint8 images (N, 784) as 28x28, split 400 train, 100 validation,
-    the rest test (monkeypatch it over `barenet.runs.run.load_data` with `lambda config: ...`)."""
+    the rest test (monkeypatch it over `barenet.runs.prepared.load_data` with `lambda config: ...`)."""
     from barenet.data.loader import Dataset, Split
 
     images = x.reshape(-1, 28, 28)

@@ -142,3 +142,24 @@ def test_the_cycle_check_sees_function_level_cycles(tmp_path):
                           "models/sequential.py": "from . import modelfile\n",
                           "models/modelfile.py": "def load():\n    from .sequential import Sequential\n"})
     assert cycles(tmp_path) == [["barenet.models.modelfile", "barenet.models.sequential", "barenet.models.modelfile"]]
+
+
+def reachable(start: str, root: Path) -> set[str]:
+    """Every barenet module `start` imports, directly or through others (function-level imports included)."""
+    modules = modules_under(root)
+    graph = {name: imports_of(name, path, set(modules)) for name, path in modules.items()}
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+@pytest.mark.parametrize("reader", ["barenet.cli.predict", "barenet.cli.evaluate", "barenet.cli.ensemble",
+                                    "barenet.cli.serve", "barenet.apps.serve.app", "barenet.cli.interop"])
+def test_commands_that_read_a_model_do_not_import_the_training_run(reader):
+    """Scaling pixels the way a model was trained lives with the model files (models/scaling.py), not in the
+    module that trains a run."""
+    training_run = {"barenet.runs.run", "barenet.runs.prepared", "barenet.runs.resume", "barenet.runs.summary"}
+    assert training_run & reachable(reader, SRC) == set()

@@ -249,15 +249,16 @@ def synthetic_dataset(config):
 
 
 def test_a_run_folder_trained_and_resumed_on_the_device_equals_the_cpu(tmp_path, monkeypatch):
-    from barenet.runs import run
+    from barenet.runs import prepared, run
+    from barenet.runs.resume import resume
 
-    monkeypatch.setattr(run, "load_data", synthetic_dataset)
+    monkeypatch.setattr(prepared, "load_data", synthetic_dataset)
     summaries, weights = {}, {}
     for device in ("cpu", "fake"):
         config = cfg.resolve(overrides={"train.device": device, "train.epochs": 2, "model.layers": [784, 16, 10],
                                         "model.dropout": 0.2, "train.batch_size": 50})
         summaries[device] = run.run(config, out=tmp_path / device, quiet=True)
-        resumed = run.resume(tmp_path / device, quiet=True)  # finished: reloads the checkpoint on the device
+        resumed = resume(tmp_path / device, quiet=True)  # finished: reloads the checkpoint on the device
         assert resumed["test_accuracy"] == summaries[device]["test_accuracy"]
         weights[device] = bn.load(tmp_path / device / "model.safetensors").get_weights()
     assert summaries["cpu"]["test_accuracy"] == summaries["fake"]["test_accuracy"]
@@ -268,22 +269,23 @@ def test_a_run_folder_trained_and_resumed_on_the_device_equals_the_cpu(tmp_path,
 
 def test_a_run_stopped_on_the_device_resumes_on_the_cpu(tmp_path, monkeypatch):
     from barenet.errors import Interrupted
-    from barenet.runs import run
+    from barenet.runs import prepared, run
+    from barenet.runs.resume import resume
 
-    monkeypatch.setattr(run, "load_data", synthetic_dataset)
+    monkeypatch.setattr(prepared, "load_data", synthetic_dataset)
     overrides = {"train.epochs": 3, "model.layers": [784, 16, 10], "model.dropout": 0.2, "train.batch_size": 50}
     whole = run.run(cfg.resolve(overrides={**overrides, "train.device": "fake"}), out=tmp_path / "whole", quiet=True)
     moved = tmp_path / "moved"
     with pytest.raises(Interrupted, match="epoch 1 of 3 is saved"):
         run.run(cfg.resolve(overrides={**overrides, "train.device": "fake"}), out=moved, quiet=True,
                 callbacks=[stop_after_first_epoch()])
-    finished = run.resume(moved, quiet=True, device="cpu")
+    finished = resume(moved, quiet=True, device="cpu")
     assert cfg.resolve(path=moved / "config.toml")["train"]["device"] == "cpu"
     assert finished["epochs_run"] == 3 and finished["test_accuracy"] == whole["test_accuracy"]
     for a, b in zip(bn.load(moved / "model.safetensors").get_weights(),
                     bn.load(tmp_path / "whole" / "model.safetensors").get_weights()):
         np.testing.assert_array_equal(a, b)  # the fake device computes as the CPU does: no rounding apart
-    assert run.resume(moved, quiet=True)["test_accuracy"] == whole["test_accuracy"]  # checkpoint matches config
+    assert resume(moved, quiet=True)["test_accuracy"] == whole["test_accuracy"]  # checkpoint matches config
 
 
 @with_data("mnist")

@@ -161,16 +161,17 @@ def test_a_run_stopped_on_the_gpu_resumes_on_the_cpu(tmp_path, monkeypatch):
     """A lost lease: epoch 1 on CUDA, epochs 2-3 on the CPU, against all three on CUDA (float64: to 1e-10)."""
     from barenet.errors import Interrupted
     from barenet.runs import config as cfg
-    from barenet.runs import run
+    from barenet.runs import prepared, run
+    from barenet.runs.resume import resume
 
     data = run_dataset(*synthetic(700, seed=4))
-    monkeypatch.setattr(run, "load_data", lambda config: data)
+    monkeypatch.setattr(prepared, "load_data", lambda config: data)
     config = cfg.resolve(overrides={"train.device": "cuda", "train.epochs": 3, "model.layers": [784, 16, 10],
                                     "model.dtype": "float64", "model.dropout": 0.2, "train.batch_size": 50})
     whole = run.run(config, out=tmp_path / "whole", quiet=True)
     with pytest.raises(Interrupted):
         run.run(config, out=tmp_path / "moved", quiet=True, callbacks=[stop_after_first_epoch()])
-    moved = run.resume(tmp_path / "moved", quiet=True, device="cpu")
+    moved = resume(tmp_path / "moved", quiet=True, device="cpu")
     assert moved["test_accuracy"] == whole["test_accuracy"]
     for a, b in zip(bn.load(tmp_path / "moved" / "model.safetensors").get_weights(),
                     bn.load(tmp_path / "whole" / "model.safetensors").get_weights()):

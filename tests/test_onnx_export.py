@@ -86,7 +86,7 @@ def test_output_activations(rng, output, last_op):
                                        ({"scale": "standardize", "mean": 0.13, "std": 0.31}, ["Mul", "Sub", "Div"])])
 @pytest.mark.filterwarnings("ignore:x has values up to 255")  # scale "none": raw 0-255 input, as trained
 def test_the_input_scaling_is_inside_the_graph(rng, spec, ops):
-    from barenet.runs.run import InputScaler
+    from barenet.models.scaling import InputScaler
 
     model = bn.MLP([784, 16, 10], seed=4)
     model.extra = {"input": spec}

@@ -71,7 +71,7 @@ def test_fragile_choices_get_a_hint():
 
 
 def test_run_folders_are_named_after_what_ran():
-    from barenet.runs.run import run_label
+    from barenet.runs.naming import run_label
 
     assert run_label(cfg.resolve(recipe="mnist", overrides={"optimizer.lr": 0.05})) == "mnist"
     assert run_label(cfg.resolve(recipe="mnist", overrides={"data.dataset": "fashion-mnist"})) == "mnist+fashion-mnist"

@@ -6,7 +6,7 @@ import pytest
 import barenet as bn
 from barenet.errors import ConfigError
 from barenet.optim import optimizers
-from barenet.runs.run import checkpoint_progress
+from barenet.runs.resume import checkpoint_progress
 from barenet.training.callbacks import Callback, EarlyStopping, LambdaCallback
 from barenet.training.trainer import Trainer
 

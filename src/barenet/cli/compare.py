@@ -27,7 +27,7 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..pytorch import parity
     from ..runs import config as cfg
-    from ..runs.run import prepare
+    from ..runs.prepared import prepare
 
     parity.import_torch()  # fail first, in one line, when the extra is missing
     if args.steps < 1:

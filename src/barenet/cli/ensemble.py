@@ -112,7 +112,7 @@ def load_members(paths: list[str]) -> tuple[list, str]:
 
 def member_proba(model, images: np.ndarray) -> np.ndarray:
     """(N, classes) probabilities of one model for uint8 images (N, H, W), scaled as it was trained."""
-    from ..runs.run import InputScaler
+    from ..models.scaling import InputScaler
 
     x = InputScaler.of(model)(images.reshape(len(images), -1))
     return np.asarray(model.predict_proba(x), dtype=np.float64)

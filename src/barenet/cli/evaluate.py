@@ -36,8 +36,8 @@ def run(args) -> int:
     from ..io.files import check_writable_file
     from ..models.loading import load
     from ..models.metadata import check_info
+    from ..models.scaling import InputScaler
     from ..runs import reports
-    from ..runs.run import InputScaler
 
     model = load(args.model)
     info = model.extra

@@ -33,7 +33,7 @@ def run(args) -> int:
     from ..io.files import check_writable_file
     from ..models.loading import load
     from ..models.metadata import check_info, display_classes
-    from ..runs.run import InputScaler
+    from ..models.scaling import InputScaler
 
     model = load(args.model)
     check_info(model.extra, model.out_features, args.model)

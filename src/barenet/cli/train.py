@@ -123,7 +123,7 @@ def collect_overrides(args) -> dict:
 
 
 def run(args) -> int:
-    from ..runs.run import resume
+    from ..runs.resume import resume
     from ..runs.run import run as run_config
 
     quiet = args.quiet or args.json  # --json: the summary alone, so stdout parses (errors still go to stderr)

@@ -105,7 +105,7 @@ class _GraphBuilder:
         return output
 
     def input_scaling(self, pixels: str, spec: dict) -> str:
-        """Gray levels 0-255 -> what the model was trained on (barenet.runs.run.InputScaler)."""
+        """Gray levels 0-255 -> what the model was trained on (barenet.models.scaling.InputScaler)."""
         mode = spec.get("scale", "unit")
         if mode == "none":
             return pixels

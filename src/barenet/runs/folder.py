@@ -23,6 +23,7 @@ from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field,
 from .schema import MAX_EPOCHS
 
 LOCK_NAME = ".lock"
+CHECKPOINT = "checkpoint.safetensors"  # after every epoch: weights, optimizer state, the Trainer's progress
 PROGRESS = {"epoch": field(INT, low=0, high=MAX_EPOCHS), "rng": field(TABLE), "history": field(TABLE),
             "history_epochs": field(LIST, items=field(INT, low=0, high=MAX_EPOCHS), max_items=MAX_EPOCHS),
             "callbacks": field(TABLE), "early_stopping": field(TABLE), "config_sha256": field(STR, max_length=64),

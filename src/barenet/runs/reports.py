@@ -10,10 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..io.files import atomic_write, write_text
+
+if TYPE_CHECKING:
+    from ..data.loader import Dataset
+    from ..models.sequential import Sequential
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
@@ -199,6 +205,22 @@ def plot_first_layer(weights: np.ndarray, path, max_units: int = 64) -> None:
     ax.axis("off")
     ax.set_title(f"first-layer weights ({units} of {weights.shape[1]} units; red +, blue -)", fontsize=9)
     save_figure(fig, path)
+
+
+def write_plots(model: Sequential, ds: Dataset, proba: np.ndarray, counts: np.ndarray, rows: list[dict],
+                run_dir: Path) -> list[str]:
+    """A finished run's PNGs from its test-set probabilities (N, classes) and confusion counts (classes, classes);
+    returns their names."""
+    written = ["learning_curves.png", "confusion_matrix.png", "misclassified.png"]
+    title = f"{ds.name}, test accuracy {counts.trace() / max(counts.sum(), 1):.2%}"
+    plot_learning_curves(rows, run_dir / written[0], title=f"{run_dir.name}: {title}")
+    plot_confusion_matrix(counts, ds.classes, run_dir / written[1], title=f"{ds.name} test set")
+    plot_misclassified(ds.test.x, ds.test.y, proba, ds.classes, run_dir / written[2])
+    first = next((layer for layer in model.layers if "W" in layer.params), None)
+    if first is not None:
+        plot_first_layer(model.backend.to_numpy(first.params["W"]), run_dir / "first_layer_weights.png")
+        written.append("first_layer_weights.png")
+    return written
 
 
 def _as_image(row: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from ...data import images
 from ...errors import ConfigError, DataError
 from ...models.loading import load
 from ...models.metadata import check_info, display_classes
-from ...runs.run import InputScaler
+from ...models.scaling import InputScaler
 from ...version import __version__
 from .limits import LimitError
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ...errors import ConfigError
 from ...runs import config as cfg
-from ...runs.run import check_fits_data, load_data
+from ...runs.prepared import check_fits_data, load_data
 from ...runs.schema import NAME_PATTERN
 from . import engine
 from .params import Param
