@@ -1,9 +1,10 @@
 """A run's health: the training doctor's telemetry (health.csv), its picture (health.png), and the diagnoses of
 a run folder, also of runs trained before the doctor existed (from metrics.csv alone).
 
-    write_health_csv(run_dir / "health.csv", doctor.health)
-    plot_health(rows, run_dir / "health.png", diagnoses)    # a panel per statistic, a line per layer, over steps
-    found = examine_run(run_dir)                             # RunHealth: diagnoses, where they came from, the plot
+    doctor = run_doctor(run_dir, resumed_epoch, quiet, stream)   # a run's Doctor (telemetry restored on resume)
+    write_health(run_dir, doctor)                            # health.csv and health.png: a panel per statistic,
+                                                             # a line per layer, over steps
+    found = examine_run(read_run(run_dir))                   # RunHealth: diagnoses, where they came from, telemetry
 
 health.csv has one row per probe and watched layer (layer 0 is the input; see `training.telemetry` for
 what each column measures); a number that does not apply is an empty cell.
@@ -20,8 +21,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..io.files import write_text
-from ..training.diagnoses import Diagnosis, Evidence
-from ..training.doctor import HEALTH_KEYS, replay
+from ..training.diagnoses import PROBLEM, Diagnosis, Evidence
+from ..training.doctor import HEALTH_KEYS, Doctor, replay
 from ..training.telemetry import STATS, LayerSpec
 from . import reports
 
@@ -192,3 +193,43 @@ def _evidence(config: dict, rows: list[dict]) -> Evidence:
     training_rows = int(data.get("subset") or 0) or 60000 - int(data.get("validation", 0) or 0)
     steps = 1 if batch == "full" else math.ceil(training_rows / max(int(batch), 1))
     return Evidence(specs, classes, steps_per_epoch=steps)
+
+
+# ----- a training run's doctor ------------------------------------------------------------------------
+def run_doctor(run_dir: Path, resumed_epoch: int, quiet: bool, stream) -> Doctor:
+    """The Doctor of a run in `run_dir`: printing problems to `stream` as they fire (unless quiet); a resumed
+    run's telemetry of its first `resumed_epoch` epochs read back from health.csv."""
+    doctor = Doctor(report=None if quiet else _printer(stream))
+    if resumed_epoch:
+        doctor.health = [row for row in read_health_csv(run_dir / HEALTH_CSV) if row["epoch"] <= resumed_epoch]
+    return doctor
+
+
+def _printer(stream):
+    def report(diagnosis: Diagnosis) -> None:
+        if diagnosis.severity == PROBLEM:
+            from tqdm import tqdm
+
+            tqdm.write(diagnosis.line(), file=stream)  # above a progress bar, not through it
+
+    return report
+
+
+def write_health(run_dir: Path, doctor: Doctor, title: str = "") -> list[str]:
+    """health.csv and health.png of the run so far; the names written ([] before the first probe)."""
+    if not doctor.health:
+        return []
+    write_health_csv(run_dir / HEALTH_CSV, doctor.health)
+    plot_health(doctor.health, run_dir / HEALTH_PNG, doctor.diagnoses, title=title)
+    return [HEALTH_CSV, HEALTH_PNG]
+
+
+def print_diagnoses(diagnoses: Sequence[Diagnosis], stream) -> None:
+    """The end of a run: every diagnosis again, problems first, or a line saying there were none."""
+    if not diagnoses:
+        print("the training doctor found no problems", file=stream)
+        return
+    problems = sum(d.severity == PROBLEM for d in diagnoses)
+    print(f"the training doctor found {problems} problem(s) and {len(diagnoses) - problems} note(s):", file=stream)
+    for diagnosis in sorted(diagnoses, key=lambda d: d.severity != PROBLEM):
+        print(f"  {diagnosis.line()}", file=stream)

@@ -32,11 +32,16 @@ IDENTICAL = 1e-3           # spread of a layer's incoming weights and biases bel
 CORRELATED = 0.95          # units' mean pairwise correlation above which they move as one
 LR_LOW = 1e-5              # update ratio (lr x update over the weights) below which weights hardly move
 LR_HIGH = 1e-1             # update ratio above which a step rewrites a tenth of the weights
+SLOW_FALL = 0.25           # a loss down less than this share of its start has hardly moved (the start is measured
+                           # on 256 rows: a few percent either way are noise)
 HEALTHY_UPDATE = 1e-3      # the update ratio of a healthy SGD step, the yardstick of the lr messages
 CHANCE_FACTOR = 1.5        # accuracy below 1.5 x chance (15% for 10 classes) is at chance
 MIN_STEPS = 100            # steps before accuracy at chance means anything
 OVERFIT_EPOCHS = 3         # epochs of rising validation loss (with falling training loss) for the overfitting note
+OVERFIT_RISE = 1.05        # ... rising by 5% in all, not by noise
 PROBES_TO_CONFIRM = 2      # consecutive probes a state of the activations or gradients must last
+MEMORISING = 0.005         # a training loss this far (nats) below the prior's: the network fits labels from inputs
+CANNOT_LEARN = {"symmetric-units", "lr-too-low", "vanishing-gradients"}  # causes that already explain chance
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,14 @@ class Diagnosis:
 
     @classmethod
     def from_dict(cls, data: dict) -> Diagnosis:
-        return cls(str(data["code"]), str(data["severity"]), int(data["epoch"]), int(data["step"]),
-                   str(data["message"]))
+        """A Diagnosis from `to_dict()`'s table; ValueError/KeyError/TypeError for anything else."""
+        code, severity, message = data["code"], data["severity"], data["message"]
+        epoch, step = data["epoch"], data["step"]
+        if not all(isinstance(text, str) for text in (code, severity, message)) or severity not in (PROBLEM, NOTE):
+            raise ValueError(f"not a diagnosis: {data!r:.80}")
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (epoch, step)):
+            raise ValueError(f"not a diagnosis: {data!r:.80}")
+        return cls(code, severity, epoch, step, message)
 
 
 @dataclass
@@ -91,6 +102,16 @@ class Evidence:
     dropout: float = 0.0
     stopped: str = ""  # the divergence message, at "stop"
     fired: set[str] = field(default_factory=set)
+    label_counts: list[int] = field(default_factory=list)  # the probes' targets per class, when known
+
+    @property
+    def prior_loss(self) -> float:
+        """The cross-entropy of always predicting the class frequencies: ln(classes) for balanced classes, less for
+        the probes' label counts when known. A network whose loss falls below it is using its inputs."""
+        total = sum(self.label_counts)
+        if not total:
+            return math.log(self.classes)
+        return -sum(c / total * math.log(c / total) for c in self.label_counts if c)
 
     def recent(self, count: int = PROBES_TO_CONFIRM) -> list[Sample]:
         """The last `count` probes, or [] while there are fewer."""
@@ -234,12 +255,15 @@ def saturated_units(evidence: Evidence) -> str | None:
 
 
 def dead_relus(evidence: Evidence) -> str | None:
-    hits = _confirmed(evidence, "dead", lambda v: v >= DEAD, ("relu",))
+    sample = evidence.samples[-1] if evidence.samples else None
+    hits = [(spec, value) for spec, value in _confirmed(evidence, "dead", lambda v: v >= DEAD, ("relu",))
+            if sample is not None and not _value(sample, spec.index, "spread") < IDENTICAL]  # copies: symmetric-units
     if not hits:
         return None
     specs, worst = [spec for spec, _ in hits], max(value for _, value in hits)
     ratio = median_update(evidence.samples[-1])
-    cause = (f" after updates of {ratio:.0%} of the weights per step: lower the learning rate"
+    cause = (f" after steps with an update ratio of {ratio:.1e} (healthy: about {HEALTHY_UPDATE:g}): lower the "
+             f"learning rate"
              if ratio > LR_HIGH else ": lower the learning rate, or use he_normal init or leaky_relu")
     return (f"{worst:.0%} of {_names(specs)}'s ReLUs never fire (on any of the probe's images) and so get no "
             f"gradient{cause}")
@@ -249,8 +273,10 @@ def vanishing_gradients(evidence: Evidence) -> str | None:
     if len(evidence.dense) < 3:
         return None
     first, last = evidence.dense[0].index, evidence.dense[-1].index
+    if _confirmed(evidence, "dead", lambda v: v >= DEAD, ("relu",)):
+        return None  # dead units stop the gradient: dead-relus says so
     ratios = [_value(s, first, "grad_rms") / _value(s, last, "grad_rms") for s in evidence.recent()
-              if _value(s, last, "grad_rms") > 0]
+              if _value(s, last, "grad_rms") > 0 and _value(s, first, "grad_rms") > 0]
     if len(ratios) < PROBES_TO_CONFIRM or not all(r < VANISHING for r in ratios):
         return None
     sample = evidence.samples[-1]
@@ -314,16 +340,16 @@ def lr_too_low(evidence: Evidence) -> str | None:
     if not evidence.epochs or not evidence.samples or start is None:
         return None
     ratios = [median_update(s) for s in evidence.samples]
-    if not all(r < LR_LOW for r in ratios):
+    if not all(0 < r < LR_LOW for r in ratios):  # no update at all is no gradient (dead or copied units), not the lr
         return None
     loss = evidence.epochs[-1]["loss"]
     fall = (start - loss) / start if start > 0 else 0.0
-    if fall > 0.05:
+    if fall > SLOW_FALL:
         return None
-    lr = evidence.samples[-1].lr
-    return (f"the weights move {max(ratios):.0e} of their size per step (a healthy step: about "
-            f"{HEALTHY_UPDATE:g}) and the loss fell {fall:.1%} in {len(evidence.epochs)} epoch(s): raise the "
-            f"learning rate (optimizer.lr = {_suggested_lr(lr, max(ratios))})")
+    lr, moved = evidence.samples[-1].lr, f"fell {fall:.1%}" if fall > 0 else "did not fall"
+    return (f"the update ratio (how far a step moves the weights, over their size) is at most {max(ratios):.1e} "
+            f"(healthy: about {HEALTHY_UPDATE:g}) and the loss {moved} in {len(evidence.epochs)} epoch(s): "
+            f"raise the learning rate (optimizer.lr = {_suggested_lr(lr, max(ratios))})")
 
 
 def lr_too_high(evidence: Evidence) -> str | None:
@@ -335,25 +361,23 @@ def lr_too_high(evidence: Evidence) -> str | None:
     if not (last["loss"] > 1.1 * previous["loss"] and ratio > LR_HIGH):
         return None
     return (f"the training loss rose from {previous['loss']:.4g} to {last['loss']:.4g} in epoch {last['epoch']} "
-            f"while each step changed the weights by {ratio:.0%} (a healthy step: about {HEALTHY_UPDATE:.1%}): "
-            f"lower the learning rate (optimizer.lr = {_suggested_lr(last.get('lr', math.nan), ratio)})")
+            f"with an update ratio of {ratio:.1e} (healthy: about {HEALTHY_UPDATE:g}): "
+            f"lower the learning rate tenfold (optimizer.lr = {last.get('lr', math.nan) / 10:g})")
 
 
 def label_noise(evidence: Evidence) -> str | None:
-    start = evidence.start_loss
-    if not evidence.epochs or _steps(evidence) < MIN_STEPS or start is None:
+    if not evidence.epochs or _steps(evidence) < MIN_STEPS:
         return None
-    logs = evidence.epochs[-1]
-    explained = evidence.fired - {"stuck-at-chance", "label-noise-or-shuffled-labels", "overfitting"}
-    if logs["accuracy"] >= evidence.chance_limit or explained:
+    logs, prior = evidence.epochs[-1], evidence.prior_loss
+    if logs["accuracy"] >= evidence.chance_limit or evidence.fired & CANNOT_LEARN:
         return None
     ratios = [median_update(s) for s in evidence.epoch_samples(logs["epoch"])]
-    if not ratios or statistics.median(ratios) < LR_LOW * 10 or not logs["loss"] < start:
+    if not ratios or statistics.median(ratios) < LR_LOW * 10 or not logs["loss"] < prior - MEMORISING:
         return None
     return (f"training accuracy stays at chance ({logs['accuracy']:.1%} after epoch {logs['epoch']}) while the "
-            f"loss falls ({start:.4g} -> {logs['loss']:.4g}) and every layer trains: the labels "
-            f"carry nothing the images explain: check that each label belongs to its image (shuffled or noisy "
-            f"labels)")
+            f"loss falls below that of guessing the class frequencies ({logs['loss']:.4f} < {prior:.4f}): the "
+            f"network memorises labels its inputs do not explain: check that each label belongs to its image "
+            f"(shuffled or noisy labels)")
 
 
 def overfitting(evidence: Evidence) -> str | None:
@@ -361,7 +385,8 @@ def overfitting(evidence: Evidence) -> str | None:
     if len(rows) <= OVERFIT_EPOCHS or any("val_loss" not in row for row in rows):
         return None
     rising = all(b["val_loss"] > a["val_loss"] for a, b in zip(rows, rows[1:]))
-    if not (rising and rows[-1]["loss"] < rows[0]["loss"]):
+    risen = rows[-1]["val_loss"] > OVERFIT_RISE * rows[0]["val_loss"]
+    if not (rising and risen and rows[-1]["loss"] < rows[0]["loss"]):
         return None
     return (f"validation loss rose for {OVERFIT_EPOCHS} epochs ({rows[0]['val_loss']:.4g} -> "
             f"{rows[-1]['val_loss']:.4g}) while training loss fell ({rows[0]['loss']:.4g} -> {rows[-1]['loss']:.4g}): "
@@ -374,11 +399,12 @@ def diverged(evidence: Evidence) -> str | None:
     """lr-too-high at divergence: the loss blew up (the Trainer's message says where)."""
     if not evidence.stopped:
         return None
-    ratio = median_update(evidence.samples[-1]) if evidence.samples else math.nan
+    ratios = [r for r in map(median_update, evidence.samples) if math.isfinite(r)]
     lr = evidence.samples[-1].lr if evidence.samples else math.nan
-    shown = f" after steps that changed the weights by {ratio:.0%}" if math.isfinite(ratio) else ""
-    return (f"training diverged ({evidence.stopped.split(':')[0]}){shown}: lower the learning rate "
-            f"(optimizer.lr = {_suggested_lr(lr, ratio)})")
+    shown = f" after steps with an update ratio up to {max(ratios):.1e} (healthy: about {HEALTHY_UPDATE:g})" \
+        if ratios else ""
+    lower = f" (optimizer.lr = {lr / 10:g})" if math.isfinite(lr) else ""
+    return f"training diverged ({evidence.stopped.split(':')[0]}){shown}: lower the learning rate tenfold{lower}"
 
 
 RULES: list[Rule] = [
@@ -397,15 +423,17 @@ RULES: list[Rule] = [
     Rule("exploding-gradients", PROBLEM, "probe", exploding_gradients, f"an infinite gradient, or every layer's "
          f"gradient RMS > {EXPLODING:g} x its first probe's, at {PROBES_TO_CONFIRM} probes in a row"),
     Rule("lr-too-low", PROBLEM, "epoch", lr_too_low, f"every probe's median update ratio < {LR_LOW:g} and the loss "
-         f"down less than 5% from its start"),
+         f"down less than {SLOW_FALL:.0%} from its start"),
     Rule("lr-too-high", PROBLEM, "epoch", lr_too_high, f"epoch loss up > 10% with a median update ratio > "
          f"{LR_HIGH:g}"),
     Rule("lr-too-high", PROBLEM, "stop", diverged, "the loss turned NaN/inf or exploded (TrainingDiverged)"),
     Rule("label-noise-or-shuffled-labels", PROBLEM, "epoch", label_noise, f"training accuracy < {CHANCE_FACTOR} x "
-         f"chance after {MIN_STEPS}+ steps, the loss below its start, layers updating, no other cause found"),
+         f"chance after {MIN_STEPS}+ steps while the loss is {MEMORISING:g} below that of guessing the class "
+         f"frequencies, layers updating (median update ratio >= {LR_LOW * 10:g}), none of "
+         f"{', '.join(sorted(CANNOT_LEARN))}"),
     Rule("stuck-at-chance", PROBLEM, "epoch", stuck_at_chance, f"training (and validation) accuracy < "
          f"{CHANCE_FACTOR} x chance after {MIN_STEPS}+ steps"),
-    Rule("overfitting", NOTE, "epoch", overfitting, f"validation loss up {OVERFIT_EPOCHS} epochs in a row while "
-         f"training loss fell"),
+    Rule("overfitting", NOTE, "epoch", overfitting, f"validation loss up {OVERFIT_EPOCHS} epochs in a row (by "
+         f"{OVERFIT_RISE - 1:.0%} in all) while training loss fell"),
 ]
 CODES = list(dict.fromkeys(rule.code for rule in RULES))

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..errors import TrainingDiverged
 from .callbacks import Callback, Step
 from .diagnoses import PROBLEM, Diagnosis, Evidence, Sample, examine
@@ -30,7 +32,8 @@ class Doctor(Callback):
 
     report   called with each Diagnosis as it fires (None: only kept, on `diagnoses` and the History)
     health   the telemetry rows so far: {"step", "epoch" (from 1), "batch", "loss", "lr", "layer",
-             "activation", "units", "mean", ...} (see `telemetry`), one per probe and watched layer
+             "activation", "units", "mean", ...} (see `telemetry`), one per probe and watched layer; a resumed
+             run sets it to the rows of the epochs its checkpoint holds before training goes on
     """
 
     def __init__(self, per_epoch: int = PER_EPOCH, report: Callable[[Diagnosis], Any] | None = None):
@@ -47,9 +50,9 @@ class Doctor(Callback):
         self.probe = Probe(model)
         last = model.layers[-1]
         fuses = getattr(model.loss, "fuses", None)
-        self.evidence = Evidence(
-            self.probe.layers, classes=max(2, int(model.out_features or 2)), samples=[], epochs=[],
-            steps_per_epoch=int(logs["steps"]),
+        self.evidence = Evidence(  # a resumed run's probes and epochs so far (self.health, the History) come back
+            self.probe.layers, classes=max(2, int(model.out_features or 2)), samples=samples_of(self.health),
+            epochs=self.trainer.history.rows(), steps_per_epoch=int(logs["steps"]),
             double_softmax=bool(fuses == "softmax" and getattr(last, "gives_probabilities", False)),
             fired={d.code for d in self.diagnoses})
         self._find("start", epoch=self.trainer.epoch + 1, step=model.optimizer.iterations)
@@ -69,8 +72,19 @@ class Doctor(Callback):
         sample = Sample(step.number, step.epoch + 1, step.batch, per_row, float(self.model.optimizer.lr), layers)
         assert self.evidence is not None
         self.evidence.samples.append(sample)
+        self._count_labels(step.y)
         self.health += [{key: getattr(sample, key) for key in HEALTH_KEYS} | layer for layer in layers]
         self._find("probe", sample.epoch, sample.step)
+
+    def _count_labels(self, targets) -> None:
+        """Add the probe's targets (ids (B,) or rows (B, classes)) to the evidence's class counts."""
+        assert self.evidence is not None
+        host = np.asarray(self.model.backend.to_numpy(targets))
+        ids = host.argmax(axis=1) if host.ndim == 2 and host.shape[1] > 1 else (host.reshape(-1) > 0.5 if
+                                                                                 host.ndim == 2 else host)
+        counts = np.bincount(np.asarray(ids, dtype=np.int64), minlength=self.evidence.classes)
+        known = self.evidence.label_counts or [0] * len(counts)
+        self.evidence.label_counts = [a + int(b) for a, b in zip(known, counts)]
 
     def on_epoch_end(self, epoch, logs):
         assert self.evidence is not None
@@ -130,7 +144,7 @@ def replay(evidence: Evidence, health: list[dict], epochs: list[dict], stopped: 
             evidence.samples.append(samples.pop(0))
             found += diagnose(evidence, "probe", evidence.samples[-1].epoch, evidence.samples[-1].step)
         evidence.epochs.append(dict(logs))
-        found += diagnose(evidence, "epoch", int(logs["epoch"]), evidence.samples[-1].step if evidence.samples else 0)
+        found += diagnose(evidence, "epoch", int(logs["epoch"]), _epoch_end_step(evidence, int(logs["epoch"])))
     for sample in samples:  # an epoch that did not finish
         evidence.samples.append(sample)
         found += diagnose(evidence, "probe", sample.epoch, sample.step)
@@ -152,3 +166,10 @@ def samples_of(health: list[dict]) -> list[Sample]:
     for sample in probes.values():
         sample.layers.sort(key=lambda layer: int(layer["layer"]))
     return [probes[step] for step in sorted(probes)]
+
+
+def _epoch_end_step(evidence: Evidence, epoch: int) -> int:
+    """The optimizer step at the end of `epoch` (from 1): epochs x steps per epoch, else the last probe's step."""
+    if evidence.steps_per_epoch:
+        return epoch * evidence.steps_per_epoch
+    return evidence.samples[-1].step if evidence.samples else 0
