@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DEEP = [784] + [100] * 6 + [10]
+DEEP_10 = [784] + [100] * 10 + [10]
 NARROW_20 = [784] + [64] * 20 + [10]
 
 
@@ -26,7 +27,7 @@ class Broken:
     expected: str
     overrides: dict = field(default_factory=dict)
     recipe: str = "mnist-fast"
-    mutate: str = ""  # "shuffled-labels" or "double-softmax": what a config cannot express
+    mutate: str = ""  # "shuffled-labels", "blank-images" or "double-softmax": what a config cannot express
     epochs: int = 2
     subset: int = 10000
 
@@ -49,27 +50,33 @@ CORPUS = [
     Broken("20 tanh layers, small init", "vanishing-gradients",
            {"model.layers": NARROW_20, "model.activation": "tanh",
             "model.init": {"name": "random_normal", "scale": 0.05}}),
-    Broken("shuffled labels", "label-noise-or-shuffled-labels", mutate="shuffled-labels"),
+    Broken("10 ReLU layers, weights 1.7x He's", "exploding-gradients",
+           {"model.layers": DEEP_10, "model.init": {"name": "scaled_normal", "gain": 6.0}, "optimizer.lr": 0.01}),
+    Broken("10 ReLU layers, N(0, 0.09) init", "exploding-gradients",
+           {"model.layers": DEEP_10, "model.init": {"name": "random_normal", "scale": 0.3}, "optimizer.lr": 0.001}),
+    Broken("blank images", "constant-inputs", mutate="blank-images"),
+    Broken("shuffled labels", "label-noise-or-shuffled-labels", {"schedule.name": "constant"},
+           mutate="shuffled-labels", epochs=4, subset=5000),
     Broken("unscaled inputs, ReLU", "unscaled-inputs", {"data.scale": "none"}),
     Broken("unscaled inputs, sigmoid", "saturated-units",
            {"data.scale": "none", "model.activation": "sigmoid", "model.init": "glorot_uniform"}),
     Broken("tanh, N(0, 1) init", "saturated-units",
            {"model.activation": "tanh", "model.init": {"name": "random_normal", "scale": 1.0}}),
-    Broken("sigmoid, N(0, 1) init", "saturated-units",
-           {"model.activation": "sigmoid", "model.init": {"name": "random_normal", "scale": 1.0}}),
+    Broken("sigmoid, N(0, 25) init", "saturated-units",
+           {"model.activation": "sigmoid", "model.init": {"name": "random_normal", "scale": 5.0}}),
     Broken("softmax layer before softmax cross-entropy", "double-softmax", mutate="double-softmax"),
     Broken("ReLU biases at -5", "dead-relus", {"model.bias_init": {"name": "constant", "value": -5.0}}),
     Broken("Adam at lr 1", "dead-relus", {"optimizer.name": "adam", "optimizer.lr": 1.0}),
-    Broken("dropout 0.95", "stuck-at-chance", {"model.dropout": 0.95}),
-    Broken("500 images, wide net, no regularisation", "overfitting",
-           {"model.layers": [784, 1024, 1024, 10], "schedule.name": "constant", "train.batch_size": 32},
-           epochs=25, subset=500),
+    Broken("dropout 0.95", "too-much-dropout", {"model.dropout": 0.95}),
+    Broken("300 images, no regularisation, 30 epochs", "overfitting",
+           {"model.layers": [784, 256, 10], "schedule.name": "constant", "train.batch_size": 16}, epochs=30,
+           subset=300),
 ]
 
 
-def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict]]:
+def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict], list[dict]]:
     """Train `case` (its data from `data_dir`, {dataset: folder}) with the doctor on; (diagnoses, how it ended:
-    "finished" or the divergence message, the doctor's telemetry rows)."""
+    "finished" or the divergence message, the doctor's telemetry rows, the epochs' metrics)."""
     import barenet as bn
     from barenet.errors import TrainingDiverged
     from barenet.runs import config as cfg
@@ -84,6 +91,8 @@ def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict]]:
     model, (x, y) = prepared.model, prepared.train_data()
     if case.mutate == "shuffled-labels":
         y = np.random.default_rng(0).permutation(y)
+    elif case.mutate == "blank-images":
+        x = np.zeros_like(x)
     elif case.mutate == "double-softmax":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the compile-time double-softmax warning: the doctor must say it too
@@ -97,4 +106,4 @@ def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict]]:
                       validation_data=prepared.eval_data(), callbacks=[doctor], verbose=0)
         except TrainingDiverged as exc:
             ended = str(exc)
-    return list(model.history.diagnoses), ended, doctor.health
+    return list(model.history.diagnoses), ended, doctor.health, model.history.rows()

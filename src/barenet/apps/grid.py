@@ -53,7 +53,7 @@ def _train_one(job: tuple) -> dict:
         row.update(status=status, val_accuracy=summary["final_epoch"].get("val_accuracy", float("nan")),
                    test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
                    epochs=summary["epochs_run"], train_seconds=summary["train_seconds"],
-                   doctor=" ".join(d["code"] for d in summary["diagnoses"]))
+                   doctor=" ".join(d["code"] for d in summary.get("diagnoses", [])))
     except BarenetError as exc:
         status = DIVERGED if isinstance(exc, TrainingDiverged) else "failed"
         found = getattr(getattr(exc, "history", None), "diagnoses", [])

@@ -101,7 +101,8 @@ def plot_health(rows: list[dict], path, diagnoses: Sequence[Diagnosis] = (), tit
     """health.png: one panel per statistic (PANELS), one line per layer, over optimizer steps; a dotted red
     line marks the step each problem fired at."""
     plt = reports.pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.91, bottom=0.07, wspace=0.22, hspace=0.32)
     specs = layer_specs(rows)
     for ax, (stat, label, log) in zip(axes.flat, PANELS):
         drawn = _plot_panel(ax, rows, specs, stat, log)
@@ -114,9 +115,8 @@ def plot_health(rows: list[dict], path, diagnoses: Sequence[Diagnosis] = (), tit
         if stat == "update_ratio":
             ax.axhline(1e-3, color="0.4", linestyle="--", linewidth=0.8, label="1e-3 (a healthy step)")
         _mark(ax, diagnoses)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+    if axes.flat[0].has_data():
+        axes.flat[0].legend(fontsize=7, loc="best")
     fig.suptitle(title or "training health")
     reports.save_figure(fig, path)
 
@@ -131,7 +131,7 @@ def _plot_panel(ax, rows: list[dict], specs: list[LayerSpec], stat: str, log: bo
             continue
         name = "input" if spec.index == 0 else f"layer {spec.index} ({spec.activation}, {spec.units})"
         style = {"color": "0.5", "linestyle": ":"} if spec.index == 0 else {"color": f"C{(spec.index - 1) % 10}"}
-        ax.plot(*zip(*points), marker=".", markersize=3, linewidth=1, label=name, **style)
+        ax.plot(*zip(*points), linewidth=1, label=name, **style)
         drawn = True
     if drawn and log:
         ax.set_yscale("log")
@@ -182,17 +182,21 @@ def _evidence(config: dict, rows: list[dict]) -> Evidence:
     model = config.get("model", {})
     sizes = [int(size) for size in model.get("layers", [])]
     classes = max(2, sizes[-1]) if sizes else 10
+    rates = model.get("dropout", 0.0)
+    dropout = max([*(rates if isinstance(rates, list) else [rates]), model.get("input_dropout", 0.0)])
+    batch = config.get("train", {}).get("batch_size", 128)
+    data = config.get("data", {})
+    training_rows = int(data.get("subset") or 0) or 60000 - int(data.get("validation", 0) or 0)
+    batch = training_rows if batch == "full" else max(int(batch), 1)
+    scale = float(batch if config.get("loss", {}).get("reduction") == "sum" else 1)
     if rows:
-        return Evidence(layer_specs(rows), classes)
+        return Evidence(layer_specs(rows), classes, dropout=float(dropout), gradient_scale=scale)
     activation = model.get("activation", "relu")
     kinds = activation if isinstance(activation, list) else [activation] * max(len(sizes) - 2, 0)
     specs = [LayerSpec(0, "input", sizes[0] if sizes else 0)] + [
         LayerSpec(i + 1, (kinds[i] if i < len(kinds) else "identity"), size) for i, size in enumerate(sizes[1:])]
-    batch = config.get("train", {}).get("batch_size", 128)
-    data = config.get("data", {})
-    training_rows = int(data.get("subset") or 0) or 60000 - int(data.get("validation", 0) or 0)
-    steps = 1 if batch == "full" else math.ceil(training_rows / max(int(batch), 1))
-    return Evidence(specs, classes, steps_per_epoch=steps)
+    return Evidence(specs, classes, steps_per_epoch=math.ceil(training_rows / batch), dropout=float(dropout),
+                    gradient_scale=scale)
 
 
 # ----- a training run's doctor ------------------------------------------------------------------------

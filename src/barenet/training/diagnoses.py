@@ -24,10 +24,12 @@ from .telemetry import LayerSpec
 
 PROBLEM, NOTE = "problem", "note"
 UNSCALED_MAX = 20.0        # inputs beyond this are not scaled (pixels reach 255; scaled ones 1, standardised ~3)
+CONSTANT_INPUTS = 1e-6     # inputs whose std over a probe's rows is below this (relative) are all the same
 SATURATED = 0.9            # share of sigmoid/tanh outputs beyond 0.99 of saturation
 DEAD = 0.5                 # share of a layer's ReLUs that fire for no probe row
 VANISHING = 1e-3           # first layer's gradient RMS over the last layer's
-EXPLODING = 1e3            # first layer's gradient RMS over the last layer's, or a gradient's growth since the start
+EXPLODING = 1e3            # a gradient's growth since the first probe, in every layer
+EXPLODING_GRADIENT = 10.0  # median over layers of gradient RMS / weight RMS (healthy runs: below 1)
 IDENTICAL = 1e-3           # spread of a layer's incoming weights and biases below which its units are copies
 CORRELATED = 0.95          # units' mean pairwise correlation above which they move as one
 LR_LOW = 1e-5              # update ratio (lr x update over the weights) below which weights hardly move
@@ -41,7 +43,10 @@ OVERFIT_EPOCHS = 3         # epochs of rising validation loss (with falling trai
 OVERFIT_RISE = 1.05        # ... rising by 5% in all, not by noise
 PROBES_TO_CONFIRM = 2      # consecutive probes a state of the activations or gradients must last
 MEMORISING = 0.005         # a training loss this far (nats) below the prior's: the network fits labels from inputs
-CANNOT_LEARN = {"symmetric-units", "lr-too-low", "vanishing-gradients"}  # causes that already explain chance
+CANNOT_LEARN = {"symmetric-units", "lr-too-low", "vanishing-gradients", "too-much-dropout",  # explain chance
+                "constant-inputs"}
+HEAVY_DROPOUT = 0.5        # a dropout rate from which training accuracy can lag far behind
+DROPOUT_GAP = 0.15         # ... validation accuracy this far above training accuracy: dropout's noise, not learning
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class Evidence:
     stopped: str = ""  # the divergence message, at "stop"
     fired: set[str] = field(default_factory=set)
     label_counts: list[int] = field(default_factory=list)  # the probes' targets per class, when known
+    gradient_scale: float = 1.0  # rows per batch for a summed loss (its gradients are that many times a mean's)
 
     @property
     def prior_loss(self) -> float:
@@ -191,10 +197,14 @@ def _names(specs: list[LayerSpec]) -> str:
     return "layers " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
+def update_ratios(sample: Sample) -> list[float]:
+    """The Dense layers' update ratios at a probe (those measured)."""
+    return [v for v in (_value(sample, i, "update_ratio") for i in range(1, len(sample.layers))) if not math.isnan(v)]
+
+
 def median_update(sample: Sample) -> float:
     """The median over the Dense layers of the update ratio at a probe (NaN without any)."""
-    values = [v for v in (_value(sample, i, "update_ratio") for i in range(1, len(sample.layers)))
-              if not math.isnan(v)]
+    values = update_ratios(sample)
     return statistics.median(values) if values else math.nan
 
 
@@ -237,6 +247,17 @@ def unscaled_inputs(evidence: Evidence) -> str | None:
     return (f"inputs reach {largest:.4g} (mean {inputs['mean']:.3g}, std {inputs['std']:.3g}): networks are "
             f"initialised for inputs of about unit size: scale them to [0, 1] (data.scale = \"unit\", or pass "
             f"the uint8 images)")
+
+
+def constant_inputs(evidence: Evidence) -> str | None:
+    if not evidence.samples:
+        return None
+    inputs = evidence.samples[-1].layers[0]
+    spread, level = float(inputs.get("std", math.nan)), abs(float(inputs.get("mean", math.nan)))
+    if not spread <= CONSTANT_INPUTS * max(level, 1.0):
+        return None
+    return (f"every input the network sees is the same (std {spread:.1e} over the probe's rows, mean {level:.3g}): "
+            f"it has nothing to tell one image from another by: check how the data is loaded")
 
 
 def saturated_units(evidence: Evidence) -> str | None:
@@ -286,8 +307,15 @@ def vanishing_gradients(evidence: Evidence) -> str | None:
             f"through {len(evidence.dense) - 1} {kinds} layers: use relu with he_normal init, or fewer layers")
 
 
+def gradient_sizes(evidence: Evidence, sample: Sample) -> list[float]:
+    """Each Dense layer's gradient RMS over its weight RMS at a probe (a summed loss's gradients per row)."""
+    sizes = [_value(sample, spec.index, "grad_rms") / _value(sample, spec.index, "weight_rms") / evidence.gradient_scale
+             for spec in evidence.dense if _value(sample, spec.index, "weight_rms") > 0]
+    return [size for size in sizes if not math.isnan(size)]
+
+
 def exploding_gradients(evidence: Evidence) -> str | None:
-    if not evidence.samples:
+    if not evidence.samples or _inputs_unscaled(evidence) is not None:  # unscaled-inputs names that cause
         return None
     sample, first = evidence.samples[-1], evidence.samples[0]
     for spec in evidence.dense:
@@ -295,6 +323,11 @@ def exploding_gradients(evidence: Evidence) -> str | None:
         if not math.isfinite(value) and not math.isnan(value):
             return (f"layer {spec.index}'s gradient is infinite at step {sample.step}: lower the learning rate, "
                     f"or clip the gradients (optimizer.clipnorm = 1.0)")
+    sizes = gradient_sizes(evidence, sample)
+    if sizes and statistics.median(sizes) >= EXPLODING_GRADIENT:
+        return (f"the gradients are {statistics.median(sizes):.0f} times the weights they update (median over "
+                f"layers; healthy: below 1): the network amplifies them layer by layer, its weights too large for "
+                f"its depth: use a smaller init (model.init = \"he_normal\"), or clip them (optimizer.clipnorm = 1.0)")
     grown = [(spec, _value(s, spec.index, "grad_rms") / _value(first, spec.index, "grad_rms"))
              for spec in evidence.dense for s in evidence.recent() if _value(first, spec.index, "grad_rms") > 0]
     if len(grown) >= PROBES_TO_CONFIRM * len(evidence.dense) and all(g > EXPLODING for _, g in grown):
@@ -339,7 +372,8 @@ def lr_too_low(evidence: Evidence) -> str | None:
     start = evidence.start_loss
     if not evidence.epochs or not evidence.samples or start is None:
         return None
-    ratios = [median_update(s) for s in evidence.samples]
+    # the fastest layer's update ratio: one layer moving well means the lr is not what holds the others back
+    ratios = [max(update_ratios(s), default=math.nan) for s in evidence.samples]
     if not all(0 < r < LR_LOW for r in ratios):  # no update at all is no gradient (dead or copied units), not the lr
         return None
     loss = evidence.epochs[-1]["loss"]
@@ -365,16 +399,31 @@ def lr_too_high(evidence: Evidence) -> str | None:
             f"lower the learning rate tenfold (optimizer.lr = {last.get('lr', math.nan) / 10:g})")
 
 
+def too_much_dropout(evidence: Evidence) -> str | None:
+    if evidence.dropout < HEAVY_DROPOUT or not evidence.epochs or _steps(evidence) < MIN_STEPS:
+        return None
+    logs = evidence.epochs[-1]
+    validation = logs.get("val_accuracy", math.nan)
+    if not (logs["accuracy"] < evidence.chance_limit or validation - logs["accuracy"] >= DROPOUT_GAP):
+        return None
+    seen = f" (validation {validation:.1%})" if math.isfinite(validation) else ""
+    return (f"dropout drops {evidence.dropout:.0%} of the units at every step and training accuracy is "
+            f"{logs['accuracy']:.1%} after epoch {logs['epoch']}{seen}: the network learns little through that much "
+            f"noise: lower the rate (model.dropout = 0.2 to 0.5)")
+
+
 def label_noise(evidence: Evidence) -> str | None:
     if not evidence.epochs or _steps(evidence) < MIN_STEPS:
         return None
     logs, prior = evidence.epochs[-1], evidence.prior_loss
-    if logs["accuracy"] >= evidence.chance_limit or evidence.fired & CANNOT_LEARN:
+    judged = "val_accuracy" if "val_accuracy" in logs else "accuracy"  # what generalises, where it can be seen
+    if logs[judged] >= evidence.chance_limit or evidence.fired & CANNOT_LEARN:
         return None
     ratios = [median_update(s) for s in evidence.epoch_samples(logs["epoch"])]
     if not ratios or statistics.median(ratios) < LR_LOW * 10 or not logs["loss"] < prior - MEMORISING:
         return None
-    return (f"training accuracy stays at chance ({logs['accuracy']:.1%} after epoch {logs['epoch']}) while the "
+    where = "validation" if judged == "val_accuracy" else "training"
+    return (f"{where} accuracy stays at chance ({logs[judged]:.1%} after epoch {logs['epoch']}) while the training "
             f"loss falls below that of guessing the class frequencies ({logs['loss']:.4f} < {prior:.4f}): the "
             f"network memorises labels its inputs do not explain: check that each label belongs to its image "
             f"(shuffled or noisy labels)")
@@ -397,7 +446,7 @@ def overfitting(evidence: Evidence) -> str | None:
 # ----- rules when training stopped on divergence ------------------------------------------------------
 def diverged(evidence: Evidence) -> str | None:
     """lr-too-high at divergence: the loss blew up (the Trainer's message says where)."""
-    if not evidence.stopped:
+    if not evidence.stopped or "exploding-gradients" in evidence.fired:  # that cause is named already
         return None
     ratios = [r for r in map(median_update, evidence.samples) if math.isfinite(r)]
     lr = evidence.samples[-1].lr if evidence.samples else math.nan
@@ -411,6 +460,8 @@ RULES: list[Rule] = [
     Rule("double-softmax", PROBLEM, "start", double_softmax, "the last layer gives probabilities and the loss "
          "applies softmax itself"),
     Rule("unscaled-inputs", PROBLEM, "probe", unscaled_inputs, f"the probe's largest input |x| > {UNSCALED_MAX:g}"),
+    Rule("constant-inputs", PROBLEM, "probe", constant_inputs, f"the probe's inputs have a std below "
+         f"{CONSTANT_INPUTS:g} x max(|mean|, 1): every row the same"),
     Rule("saturated-units", PROBLEM, "probe", saturated_units, f"a sigmoid/tanh layer with >= {SATURATED:.0%} of its "
          f"outputs beyond 0.99, at {PROBES_TO_CONFIRM} probes in a row"),
     Rule("dead-relus", PROBLEM, "probe", dead_relus, f">= {DEAD:.0%} of a ReLU layer's units silent on every probe "
@@ -420,15 +471,20 @@ RULES: list[Rule] = [
          f"{PROBES_TO_CONFIRM} probes in a row"),
     Rule("vanishing-gradients", PROBLEM, "probe", vanishing_gradients, f"first layer's gradient RMS < {VANISHING:g} "
          f"x the last layer's at {PROBES_TO_CONFIRM} probes in a row (3+ Dense layers)"),
-    Rule("exploding-gradients", PROBLEM, "probe", exploding_gradients, f"an infinite gradient, or every layer's "
+    Rule("exploding-gradients", PROBLEM, "probe", exploding_gradients, f"an infinite gradient; or gradient RMS "
+         f">= {EXPLODING_GRADIENT:g} x weight RMS (median over layers, per row for a summed loss); or every layer's "
          f"gradient RMS > {EXPLODING:g} x its first probe's, at {PROBES_TO_CONFIRM} probes in a row"),
-    Rule("lr-too-low", PROBLEM, "epoch", lr_too_low, f"every probe's median update ratio < {LR_LOW:g} and the loss "
+    Rule("lr-too-low", PROBLEM, "epoch", lr_too_low, f"every probe's largest update ratio < {LR_LOW:g} and the loss "
          f"down less than {SLOW_FALL:.0%} from its start"),
     Rule("lr-too-high", PROBLEM, "epoch", lr_too_high, f"epoch loss up > 10% with a median update ratio > "
          f"{LR_HIGH:g}"),
-    Rule("lr-too-high", PROBLEM, "stop", diverged, "the loss turned NaN/inf or exploded (TrainingDiverged)"),
-    Rule("label-noise-or-shuffled-labels", PROBLEM, "epoch", label_noise, f"training accuracy < {CHANCE_FACTOR} x "
-         f"chance after {MIN_STEPS}+ steps while the loss is {MEMORISING:g} below that of guessing the class "
+    Rule("lr-too-high", PROBLEM, "stop", diverged, "the loss turned NaN/inf or exploded (TrainingDiverged), "
+         "unless exploding-gradients named the cause"),
+    Rule("too-much-dropout", PROBLEM, "epoch", too_much_dropout, f"a dropout rate >= {HEAVY_DROPOUT:g} and "
+         f"training accuracy at chance or {DROPOUT_GAP:.0%} below validation accuracy, after {MIN_STEPS}+ steps"),
+    Rule("label-noise-or-shuffled-labels", PROBLEM, "epoch", label_noise, f"validation (else training) accuracy < "
+         f"{CHANCE_FACTOR} x chance after {MIN_STEPS}+ steps while the training loss is {MEMORISING:g} below that of "
+         f"guessing the class "
          f"frequencies, layers updating (median update ratio >= {LR_LOW * 10:g}), none of "
          f"{', '.join(sorted(CANNOT_LEARN))}"),
     Rule("stuck-at-chance", PROBLEM, "epoch", stuck_at_chance, f"training (and validation) accuracy < "

@@ -54,6 +54,8 @@ class Doctor(Callback):
             self.probe.layers, classes=max(2, int(model.out_features or 2)), samples=samples_of(self.health),
             epochs=self.trainer.history.rows(), steps_per_epoch=int(logs["steps"]),
             double_softmax=bool(fuses == "softmax" and getattr(last, "gives_probabilities", False)),
+            dropout=max((float(layer.get_config().get("rate", 0.0)) for layer in model.layers), default=0.0),
+            gradient_scale=float(self._batch_size if model.loss.reduction == "sum" else 1),
             fired={d.code for d in self.diagnoses})
         self._find("start", epoch=self.trainer.epoch + 1, step=model.optimizer.iterations)
 
@@ -139,12 +141,12 @@ def replay(evidence: Evidence, health: list[dict], epochs: list[dict], stopped: 
     health.csv hold them) and epoch metrics (rows with "epoch" from 1), fed to `evidence` in training order."""
     samples = samples_of(health)
     found = diagnose(evidence, "start", 1, 0)
-    for logs in epochs:
+    for logs in ({**row, "epoch": int(row["epoch"])} for row in epochs):  # metrics.csv reads epochs as floats
         while samples and samples[0].epoch <= logs["epoch"]:
             evidence.samples.append(samples.pop(0))
             found += diagnose(evidence, "probe", evidence.samples[-1].epoch, evidence.samples[-1].step)
-        evidence.epochs.append(dict(logs))
-        found += diagnose(evidence, "epoch", int(logs["epoch"]), _epoch_end_step(evidence, int(logs["epoch"])))
+        evidence.epochs.append(logs)
+        found += diagnose(evidence, "epoch", logs["epoch"], _epoch_end_step(evidence, logs["epoch"]))
     for sample in samples:  # an epoch that did not finish
         evidence.samples.append(sample)
         found += diagnose(evidence, "probe", sample.epoch, sample.step)

@@ -38,7 +38,8 @@ import numpy as np
 from ..nn.fusion import NAMES, activation_code
 
 PER_EPOCH = 8      # probes per epoch
-MIN_ROWS = 32      # rows a probe needs: smaller batches join the rows of the steps before
+MIN_GAP = 8        # ... but at most one per this many steps, so short epochs are not mostly probes
+MIN_ROWS = 64      # rows a probe needs: smaller batches join the rows of the steps before
 PROBE_ROWS = 256   # rows put through the extra forward, at most
 STATS = ("mean", "std", "max", "dead", "saturated", "correlation", "spread", "grad_rms", "bias_grad_rms",
          "weight_rms", "update_ratio")
@@ -56,10 +57,10 @@ class LayerSpec:
 
 
 def sample_plan(steps: int, batch_size: int, per_epoch: int = PER_EPOCH) -> dict[int, bool]:
-    """The sampled batches of an epoch of `steps` batches: {batch: True} at each of `per_epoch` probes
-    spread evenly over the epoch (the first one at its start), {batch: False} for the steps just before a
-    probe whose rows join it (when batches are under MIN_ROWS rows)."""
-    probes = max(1, min(per_epoch, steps))
+    """The sampled batches of an epoch of `steps` batches: {batch: True} at each of `per_epoch` probes (at most
+    one per MIN_GAP steps, at least one) spread evenly over the epoch, the first at its start; {batch: False}
+    for the steps just before a probe whose rows join it (when batches are under MIN_ROWS rows)."""
+    probes = max(1, min(per_epoch, steps // MIN_GAP))
     gap = steps / probes
     window = max(1, min(math.ceil(MIN_ROWS / max(batch_size, 1)), int(gap)))
     plan: dict[int, bool] = {}
