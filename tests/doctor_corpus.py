@@ -1,6 +1,6 @@
 """The training doctor's corpus: broken configurations beyond the recipes, each with the problem it must get.
 
-`tests/test_doctor_corpus.py` trains every case (slow) and requires its expected code among the diagnoses;
+`tests/test_doctor_recipes.py` trains every case (slow) and requires its expected code among the diagnoses;
 `benchmarks/doctor_corpus.py` trains them all and prints the confusion table (expected code against the
 codes that fired) that docs/RESULTS.md shows. A case is a recipe with overrides (and, for what a config
 cannot say, a mutation: shuffled labels, a Softmax layer before a softmax loss), trained a few epochs on a

@@ -245,6 +245,49 @@ def test_shuffled_labels():
     assert "label-noise-or-shuffled-labels" in found
 
 
+class WrongReLU(bn.layers.ReLU):
+    """A notebook's ReLU: its derivative is x > 1 instead of x > 0."""
+
+    def forward(self, x, training=False):
+        self.saved = x.copy()
+        return super().forward(x, training)
+
+    def backward(self, grad_out):
+        return grad_out * (self.saved > 1)
+
+
+def test_a_relu_subclass_with_its_own_derivative_is_not_fused_away():
+    from barenet.nn.fusion import fuse
+
+    chain = fuse([bn.layers.Dense(3, 4), WrongReLU(), bn.layers.Dense(4, 2)])
+    assert isinstance(chain[1], WrongReLU)  # its backward runs (fused, the built-in derivative would)
+    plain = type("PlainReLU", (bn.layers.ReLU,), {})
+    assert len(fuse([bn.layers.Dense(3, 4), plain(), bn.layers.Dense(4, 2)])) == 2
+
+
+def test_wrong_gradients():
+    x, y = blobs()
+    model = bn.Sequential([bn.layers.Dense(20, 32), WrongReLU(), bn.layers.Dense(32, 3)], seed=0)
+    model.compile(optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
+    assert codes_of(model, x, y, epochs=1) == ["wrong-gradients"]
+    assert codes_of(mlp(), x, y, epochs=1) == []  # the built-in ReLU passes the same check
+
+
+@pytest.mark.parametrize("options", [{}, {"dropout": 0.3}])
+def test_the_doctor_changes_nothing_in_training(options):
+    """Probes, the gradient check and the rules leave weights, gradients and the random generator as they were:
+    a run with the doctor ends bit for bit where one without it ends."""
+    x, y = blobs(300)
+    ended = []
+    for diagnose in (True, False):
+        model = mlp(lr=0.01, **options)
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0, diagnose=diagnose)  # small batches: probe windows
+        ended.append((model.get_weights(), model.rng.bit_generator.state))
+    for a, b in zip(ended[0][0], ended[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert ended[0][1] == ended[1][1]
+
+
 # ----- rules over hand-made evidence: the curves ------------------------------------------------------------
 def epochs_of(losses, val_losses, accuracy=0.9):
     return [{"epoch": i + 1, "loss": loss, "accuracy": accuracy, "val_loss": val, "val_accuracy": accuracy, "lr": 0.1}

@@ -25,6 +25,7 @@ from .telemetry import LayerSpec
 PROBLEM, NOTE = "problem", "note"
 UNSCALED_MAX = 20.0        # inputs beyond this are not scaled (pixels reach 255; scaled ones 1, standardised ~3)
 CONSTANT_INPUTS = 1e-6     # inputs whose std over a probe's rows is below this (relative) are all the same
+WRONG_GRADIENT = 0.1       # gradient check: relative error of the backward pass (correct layers: ~1e-6 in float64)
 SATURATED = 0.9            # share of sigmoid/tanh outputs beyond 0.99 of saturation
 DEAD = 0.5                 # share of a layer's ReLUs that fire for no probe row
 VANISHING = 1e-3           # first layer's gradient RMS over the last layer's
@@ -260,6 +261,20 @@ def constant_inputs(evidence: Evidence) -> str | None:
             f"it has nothing to tell one image from another by: check how the data is loaded")
 
 
+def wrong_gradients(evidence: Evidence) -> str | None:
+    if not evidence.samples:
+        return None
+    sample = evidence.samples[-1]
+    wrong = [(spec, _value(sample, spec.index, "gradient_error")) for spec in evidence.dense
+             if _value(sample, spec.index, "gradient_error") >= WRONG_GRADIENT]
+    if not wrong:
+        return None
+    worst = max(error for _, error in wrong)
+    return (f"the backward pass disagrees with the loss itself for {_names([spec for spec, _ in wrong])} (relative "
+            f"error {worst:.2f} against finite differences; a correct one: ~1e-6): a layer's derivative is "
+            f"wrong (a hand-written backward?): gradient-check each custom layer (as tests/test_layers.py does)")
+
+
 def saturated_units(evidence: Evidence) -> str | None:
     hits = _confirmed(evidence, "saturated", lambda v: v >= SATURATED, ("sigmoid", "tanh"))
     if not hits:
@@ -462,6 +477,9 @@ RULES: list[Rule] = [
     Rule("unscaled-inputs", PROBLEM, "probe", unscaled_inputs, f"the probe's largest input |x| > {UNSCALED_MAX:g}"),
     Rule("constant-inputs", PROBLEM, "probe", constant_inputs, f"the probe's inputs have a std below "
          f"{CONSTANT_INPUTS:g} x max(|mean|, 1): every row the same"),
+    Rule("wrong-gradients", PROBLEM, "probe", wrong_gradients, f"at the first probe, on a float64 copy of the model, "
+         f"the derivative of the loss along random directions of a layer's W, backward pass against finite "
+         f"differences: relative error >= {WRONG_GRADIENT:g}"),
     Rule("saturated-units", PROBLEM, "probe", saturated_units, f"a sigmoid/tanh layer with >= {SATURATED:.0%} of its "
          f"outputs beyond 0.99, at {PROBES_TO_CONFIRM} probes in a row"),
     Rule("dead-relus", PROBLEM, "probe", dead_relus, f">= {DEAD:.0%} of a ReLU layer's units silent on every probe "

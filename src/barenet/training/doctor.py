@@ -41,12 +41,14 @@ class Doctor(Callback):
         self.diagnoses: list[Diagnosis] = []
         self.health: list[dict] = []
         self.evidence: Evidence | None = None
-        self._rows: list = []  # the rows of the steps before a probe, for batches under telemetry.MIN_ROWS
+        self._rows: list = []  # the rows (and targets) of the steps before a probe, for batches under MIN_ROWS
+        self._targets: list = []
         self._batch_size = 1
+        self._checked = False  # the gradient check runs once, at the first probe
 
     def on_train_begin(self, logs):
         model = self.model
-        self._batch_size, self._rows = int(logs["batch_size"]), []
+        self._batch_size, self._rows, self._targets = int(logs["batch_size"]), [], []
         self.probe = Probe(model)
         last = model.layers[-1]
         fuses = getattr(model.loss, "fuses", None)
@@ -65,14 +67,17 @@ class Doctor(Callback):
     def on_step_end(self, step: Step) -> None:
         if step.gradients is None or step.weights_before is None:  # a step whose rows join the next probe
             self._rows.append(step.x.copy())
+            self._targets.append(step.y.copy())
             return
         xp = self.model.backend.xp
         rows = xp.concatenate([*self._rows, step.x]) if self._rows else step.x
-        self._rows = []
-        layers = self.probe.measure(rows, step.gradients, step.weights_before)
+        targets = xp.concatenate([*self._targets, step.y]) if self._targets else step.y
+        self._rows, self._targets = [], []
+        assert self.evidence is not None
+        layers = self.probe.measure(rows, step.gradients, step.weights_before, None if self._checked else targets)
+        self._checked = True
         per_row = step.loss / step.size if self.model.loss.reduction == "sum" else step.loss
         sample = Sample(step.number, step.epoch + 1, step.batch, per_row, float(self.model.optimizer.lr), layers)
-        assert self.evidence is not None
         self.evidence.samples.append(sample)
         self._count_labels(step.y)
         self.health += [{key: getattr(sample, key) for key in HEALTH_KEYS} | layer for layer in layers]

@@ -18,6 +18,9 @@ layer gets (NaN where a number does not apply):
     grad_rms, bias_grad_rms   RMS of the step's gradient of W and of b
     weight_rms            RMS of W after the update
     update_ratio          RMS(W after - W before) / RMS(W before): lr x update over the weights
+    gradient_error        at the run's first probe only: how far the backward pass's derivative of the loss along
+                          random directions of W is from the finite difference of the loss, in float64
+                          (`gradient_errors`; a correct layer ~1e-6, a wrong derivative tenths)
 
 The probe rows are the step's batch (its first PROBE_ROWS rows) put through the model again in
 inference mode: one extra forward of at most 256 rows per probe, the cost of about a third of a
@@ -35,14 +38,19 @@ from typing import Any
 
 import numpy as np
 
-from ..nn.fusion import NAMES, activation_code
+from ..nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
 
 PER_EPOCH = 8      # probes per epoch
 MIN_GAP = 8        # ... but at most one per this many steps, so short epochs are not mostly probes
 MIN_ROWS = 64      # rows a probe needs: smaller batches join the rows of the steps before
 PROBE_ROWS = 256   # rows put through the extra forward, at most
+CHECK_ROWS = 64    # rows of the one gradient check, at a run's first probe
+CHECK_CHANGE = 1e-6  # the loss moves this share of itself in the check's finite differences (float64)...
+CHECK_STEP = 1e-4    # ... by moving the weights at most this share of their size
+CHECK_RESOLVED = 1e-9  # a predicted change below this share of the loss is lost in rounding: not checked
+CHECK_DIRECTIONS = 2  # random directions per layer; the smaller error counts (a kink crossed by one is no bug)
 STATS = ("mean", "std", "max", "dead", "saturated", "correlation", "spread", "grad_rms", "bias_grad_rms",
-         "weight_rms", "update_ratio")
+         "weight_rms", "update_ratio", "gradient_error")
 NAN = float("nan")
 
 
@@ -71,12 +79,14 @@ def sample_plan(steps: int, batch_size: int, per_epoch: int = PER_EPOCH) -> dict
     return plan
 
 
+ACTIVATION_NAMES = ((ReLU, "relu"), (LeakyReLU, "leaky_relu"), (Sigmoid, "sigmoid"), (Tanh, "tanh"))
+
+
 def activation_name(layer) -> str | None:
-    """The activation a layer applies ("relu", "sigmoid", ..., "softmax"), or None for other layers."""
-    code = activation_code(layer)
-    if code is not None:
-        return NAMES[code[0]]
-    return "softmax" if getattr(layer, "gives_probabilities", False) else None
+    """The activation a layer applies ("relu", "sigmoid", ..., "softmax"; a subclass with a derivative of its own
+    too), or None for other layers."""
+    found = next((name for cls, name in ACTIVATION_NAMES if isinstance(layer, cls)), None)
+    return found or ("softmax" if getattr(layer, "gives_probabilities", False) else None)
 
 
 class Probe:
@@ -117,10 +127,12 @@ class Probe:
                 break
         return [found[position] for position in self.taps]
 
-    def measure(self, rows, gradients: list | None, weights_before: list | None) -> list[dict]:
+    def measure(self, rows, gradients: list | None, weights_before: list | None, targets=None) -> list[dict]:
         """One dict per watched layer (STATS as host floats, NaN where they do not apply) for the probe
-        rows (batch, features) on the model's device, the step's gradients and the weights before it."""
+        rows (batch, features) on the model's device, the step's gradients and the weights before it; with
+        the rows' `targets`, the gradient check too (`gradient_errors`)."""
         xp = self.xp
+        checked = self.gradient_errors(rows, targets) if targets is not None else [NAN] * len(self.dense)
         with np.errstate(all="ignore"):  # a diverging net's infinities are what is measured
             cells: list[Any] = list(_activation_stats(xp, rows, "input"))
             for spec, h in zip(self.layers[1:], self.outputs(rows[:PROBE_ROWS])):
@@ -128,7 +140,35 @@ class Probe:
             for index, (w_slot, b_slot) in enumerate(self._slots):
                 cells += self._parameter_stats(index, w_slot, b_slot, gradients, weights_before)
             values = self.model.backend.to_numpy(xp.stack([xp.asarray(c, dtype=xp.float64) for c in cells]))
-        return _rows(self.layers, [float(v) for v in values])
+        rows_out = _rows(self.layers, [float(v) for v in values])
+        for row, error in zip(rows_out[1:], checked):
+            row["gradient_error"] = error
+        return rows_out
+
+    def gradient_errors(self, rows, targets) -> list[float]:
+        """For each Dense layer, the backward pass checked against the loss itself: the relative difference
+        |a - n| / max(|a|, |n|) between the derivative of the loss along a random direction of W from the
+        gradients (a) and from central finite differences (n), the smaller over CHECK_DIRECTIONS directions
+        (NaN where the derivative is 0 or too small to resolve), on the first CHECK_ROWS rows. It runs on a
+        float64 copy of the model (its own generator, reset before every pass so dropout draws the same masks),
+        where a correct layer agrees to ~1e-6 and a wrong derivative is off by tenths; the model is not touched."""
+        twin = float64_copy(self.model)
+        xp = self.xp
+        rows = rows[:CHECK_ROWS].astype(xp.float64)
+        targets = targets[:CHECK_ROWS]
+        targets = targets.astype(xp.float64) if targets.dtype.kind == "f" else targets
+        start = twin.rng.bit_generator.state
+
+        def loss_now() -> float:
+            twin.rng.bit_generator.state = start
+            return float(twin.loss.forward(twin.forward_to_loss(rows), targets))
+
+        with np.errstate(all="ignore"):
+            twin.rng.bit_generator.state = start
+            loss = float(twin.compute_gradients(rows, targets)[0])
+            directions = np.random.default_rng(0)
+            dense = [layer for layer in twin.layers if "W" in layer.params]
+            return [_checked(xp, layer, loss, loss_now, directions) for layer in dense]
 
     def _parameter_stats(self, index: int, w_slot: int, b_slot: int | None, gradients, before) -> list:
         """spread, grad_rms, bias_grad_rms, weight_rms, update_ratio of the Dense layer `index` (from 0)."""
@@ -140,6 +180,45 @@ class Probe:
         weight = _rms(xp, W)
         update = _rms(xp, W - before[w_slot]) / _rms(xp, before[w_slot]) if before is not None else nan
         return [_spread(xp, W, b), grad, bias_grad, weight, update]
+
+
+def float64_copy(model):
+    """A deep copy of `model` computing in float64 (parameters and gradients cast; buffers follow), for checks."""
+    import copy
+
+    # shared, not copied: the device, the optimizer (never stepped here); left out: the History (and the trainer
+    # and callbacks it leads to). The generator is copied: the check draws from its own.
+    shared = {id(model.backend): model.backend, id(model.optimizer): model.optimizer, id(model.history): None}
+    twin = copy.deepcopy(model, memo=shared)
+    xp = model.backend.xp
+    for layer in twin.layers:
+        for key in list(layer.params):
+            layer.params[key] = xp.array(layer.params[key], dtype=xp.float64)
+            layer.grads[key] = xp.zeros_like(layer.params[key])
+    return twin
+
+
+def _checked(xp, layer, loss: float, loss_now, directions: np.random.Generator) -> float:
+    """The smallest relative error of the layer's W gradient along CHECK_DIRECTIONS random directions."""
+    W = layer.params["W"]
+    original, found = W.copy(), []
+    scale = float(xp.sqrt(xp.mean(xp.square(original)))) or 1.0
+    for _ in range(CHECK_DIRECTIONS):
+        direction = xp.asarray(directions.standard_normal(W.shape) * scale)
+        analytic = float(xp.vdot(layer.grads["W"].ravel(), direction.ravel()))
+        if not (math.isfinite(analytic) and math.isfinite(loss) and analytic != 0):
+            continue
+        eps = min(CHECK_CHANGE * max(abs(loss), 1e-3) / abs(analytic), CHECK_STEP)
+        if eps * abs(analytic) < CHECK_RESOLVED * max(abs(loss), 1e-3):  # a vanished gradient: nothing to compare
+            continue
+        ends = []
+        for sign in (1.0, -1.0):
+            W[...] = original + sign * eps * direction
+            ends.append(loss_now())
+        W[...] = original
+        numeric = (ends[0] - ends[1]) / (2 * eps)
+        found.append(abs(analytic - numeric) / max(abs(analytic), abs(numeric)))
+    return min(found) if found else NAN
 
 
 def _rms(xp, a):
@@ -192,6 +271,7 @@ def _rows(layers: list[LayerSpec], values: list[float]) -> list[dict]:
     rows = []
     for i, spec in enumerate(layers):
         row = dict(zip(STATS[:6], activations[6 * i:6 * i + 6]))
-        row.update(zip(STATS[6:], parameters[5 * (i - 1):5 * i] if i else [NAN] * 5))
+        row.update(zip(STATS[6:11], parameters[5 * (i - 1):5 * i] if i else [NAN] * 5))
+        row["gradient_error"] = NAN
         rows.append({"layer": spec.index, "activation": spec.activation, "units": spec.units, **row})
     return rows
