@@ -39,7 +39,7 @@ def run_corpus() -> list[dict]:
 
 def confusion_table(results: list[dict]) -> str:
     """Markdown: one row per expected code, one column per code that fired anywhere; cells count cases."""
-    from barenet.training.diagnoses import CODES
+    from barenet.training.rules import CODES
 
     fired = [code for code in CODES if any(code in r["fired"] for r in results)]
     expected = [code for code in CODES if any(r["expected"] == code for r in results)]

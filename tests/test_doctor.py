@@ -11,8 +11,9 @@ import barenet as bn
 from barenet.errors import TrainingDiverged
 from barenet.training import telemetry
 from barenet.training.callbacks import Callback
-from barenet.training.diagnoses import CODES, Diagnosis, Evidence, Sample, examine
+from barenet.training.diagnoses import Diagnosis, Evidence, Sample
 from barenet.training.doctor import Doctor, replay
+from barenet.training.rules import CODES, examine
 from barenet.training.telemetry import LayerSpec, Probe, sample_plan
 from barenet.training.trainer import Trainer
 
@@ -377,3 +378,22 @@ def test_replaying_the_telemetry_gives_the_diagnoses_training_gave():
     again = replay(Evidence(doctor.probe.layers, classes=3, steps_per_epoch=38), doctor.health,
                    model.history.rows())
     assert again == doctor.diagnoses and doctor.diagnoses
+
+
+def test_the_doctor_on_a_device_measures_what_it_measures_on_the_cpu():
+    """The fake device (tests/fakedevice.py) takes every device branch with NumPy arrays: the telemetry, computed
+    with the model's array module and read once per probe, must equal the CPU's."""
+    import fakedevice  # noqa: F401 (registers the "fake" device)
+
+    x, y = blobs(400)
+    health = {}
+    for device in ("cpu", "fake"):
+        model = bn.MLP([20, 32, 3], seed=0, device=device).compile(optimizer=bn.optimizers.SGD(lr=0.1, momentum=0.9))
+        doctor = Doctor()
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[doctor])
+        health[device] = doctor.health
+    assert len(health["cpu"]) == len(health["fake"]) > 0
+    for a, b in zip(health["cpu"], health["fake"]):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == b[key] or (a[key] != a[key] and b[key] != b[key]), key  # equal, or both NaN

@@ -79,7 +79,7 @@ def test_each_broken_configuration_gets_its_code(case):
 
 
 def test_the_corpus_is_twenty_configurations_or_more_covering_the_codes():
-    from barenet.training.diagnoses import CODES
+    from barenet.training.rules import CODES
 
     assert len(CORPUS) >= 20 and len({case.name for case in CORPUS}) == len(CORPUS)
     assert {case.expected for case in CORPUS} <= set(CODES)

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import TrainingDiverged
 from .callbacks import Callback, Step
-from .diagnoses import PROBLEM, Diagnosis, Evidence, Sample, examine
+from .diagnoses import PROBLEM, Diagnosis, Evidence, Sample
+from .rules import examine
 from .telemetry import PER_EPOCH, Probe, sample_plan
 
 HEALTH_KEYS = ("step", "epoch", "batch", "loss", "lr")
