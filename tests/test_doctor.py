@@ -77,7 +77,8 @@ def test_a_probe_measures_each_layer_as_numpy_computes_it():
     gradients = [g * 0 + 0.5 for g in model.parameters()[0]]
     for p in model.parameters()[0]:
         p *= 1.01  # the "update": every weight 1% larger
-    inputs, hidden, output = Probe(model).measure(x, gradients, before)
+    (inputs, hidden, output), counts = Probe(model).measure(x, gradients, before)
+    assert counts == []  # no targets given
     h = np.maximum(x @ model.layers[0].params["W"] + model.layers[0].params["b"], 0)
     assert inputs["max"] == pytest.approx(np.abs(x).max()) and inputs["std"] == pytest.approx(x.std())
     assert hidden["activation"] == "relu" and hidden["units"] == 4 and output["activation"] == "identity"
@@ -94,7 +95,7 @@ def test_units_that_are_copies_show_a_zero_spread_and_a_correlation_of_one():
     model.layers[0].params["W"][:] = 0.3  # every unit the same: a constant init
     model.layers[0].params["b"][:] = 0.0
     x = np.random.default_rng(1).normal(size=(64, 3))
-    _, hidden, _ = Probe(model).measure(x, None, None)
+    (_, hidden, _), _ = Probe(model).measure(x, None, None)
     assert hidden["spread"] == 0.0 and hidden["correlation"] == pytest.approx(1.0)
     assert math.isnan(hidden["grad_rms"]) and math.isnan(hidden["update_ratio"])  # no gradients given
 
@@ -103,7 +104,8 @@ def test_sigmoid_saturation_is_the_share_beyond_099():
     model = bn.Sequential([bn.layers.Dense(2, 3), bn.layers.Sigmoid(), bn.layers.Dense(3, 2)], seed=0)
     model.layers[0].params["W"][:] = [[10.0, 0.01, -10.0], [0.0, 0.0, 0.0]]
     x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.1, 0.0], [2.0, 0.0]], dtype=np.float32)
-    _, hidden, _ = Probe(model).measure(x, None, None)
+    (_, hidden, _), counts = Probe(model).measure(x, None, None, targets=np.array([0, 1, 1, 1]))
+    assert counts == [1, 3]
     s = 1 / (1 + np.exp(-(x @ model.layers[0].params["W"])))
     assert hidden["saturated"] == pytest.approx(((s > 0.99) | (s < 0.01)).mean())
 

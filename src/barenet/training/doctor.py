@@ -5,9 +5,9 @@
     history.diagnoses                                     # [Diagnosis(code="dead-relus", severity="problem", ...)]
     doctor.health                                         # the telemetry: one dict per probe and layer
 
-At PER_EPOCH sampled steps per epoch (`telemetry.sample_plan`) it measures every layer
-(`telemetry.Probe`), then runs the rules of `diagnoses` over the probes and, after each epoch,
-over the curves. A rule fires once per run; each finding goes to `history.diagnoses` and to
+At PER_EPOCH sampled steps per epoch (`telemetry.sample_plan`) it measures every layer of a
+`Sequential` (`telemetry.Probe`), then runs the rules (`training/rules.py`) over the probes and,
+after each epoch, over the curves. A rule fires once per run; each finding goes to `history.diagnoses` and to
 `report`. Steps it does not sample cost nothing: the Trainer neither copies nor reads anything
 for it there.
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from ..errors import TrainingDiverged
 from .callbacks import Callback, Step
@@ -75,24 +73,15 @@ class Doctor(Callback):
         targets = xp.concatenate([*self._targets, step.y]) if self._targets else step.y
         self._rows, self._targets = [], []
         assert self.evidence is not None
-        layers = self.probe.measure(rows, step.gradients, step.weights_before, None if self._checked else targets)
+        layers, counts = self.probe.measure(rows, step.gradients, step.weights_before, targets, not self._checked)
         self._checked = True
         per_row = step.loss / step.size if self.model.loss.reduction == "sum" else step.loss
         sample = Sample(step.number, step.epoch + 1, step.batch, per_row, float(self.model.optimizer.lr), layers)
         self.evidence.samples.append(sample)
-        self._count_labels(step.y)
+        known = self.evidence.label_counts or [0] * len(counts)
+        self.evidence.label_counts = [a + b for a, b in zip(known, counts)]
         self.health += [{key: getattr(sample, key) for key in HEALTH_KEYS} | layer for layer in layers]
         self._find("probe", sample.epoch, sample.step)
-
-    def _count_labels(self, targets) -> None:
-        """Add the probe's targets (ids (B,) or rows (B, classes)) to the evidence's class counts."""
-        assert self.evidence is not None
-        host = np.asarray(self.model.backend.to_numpy(targets))
-        ids = host.argmax(axis=1) if host.ndim == 2 and host.shape[1] > 1 else (host.reshape(-1) > 0.5 if
-                                                                                 host.ndim == 2 else host)
-        counts = np.bincount(np.asarray(ids, dtype=np.int64), minlength=self.evidence.classes)
-        known = self.evidence.label_counts or [0] * len(counts)
-        self.evidence.label_counts = [a + int(b) for a, b in zip(known, counts)]
 
     def on_epoch_end(self, epoch, logs):
         assert self.evidence is not None

@@ -95,6 +95,7 @@ class Probe:
 
     def __init__(self, model):
         self.model, self.xp = model, model.backend.xp
+        self.classes = max(2, int(model.out_features or 2))
         self.taps: list[int] = []  # position in model.layers whose output is each Dense layer's
         kinds: list[str] = []
         self.dense = [layer for layer in model.layers if "W" in layer.params]
@@ -127,23 +128,28 @@ class Probe:
                 break
         return [found[position] for position in self.taps]
 
-    def measure(self, rows, gradients: list | None, weights_before: list | None, targets=None) -> list[dict]:
-        """One dict per watched layer (STATS as host floats, NaN where they do not apply) for the probe
-        rows (batch, features) on the model's device, the step's gradients and the weights before it; with
-        the rows' `targets`, the gradient check too (`gradient_errors`)."""
+    def measure(self, rows, gradients: list | None, weights_before: list | None, targets=None,
+                check: bool = False) -> tuple[list[dict], list[int]]:
+        """One dict per watched layer (STATS as host floats, NaN where they do not apply) for the probe rows
+        (batch, features) on the model's device, the step's gradients and the weights before it; and the class
+        counts of the rows' `targets` (ids (batch,) or rows (batch, classes); [] without), all read to the host
+        at once. `check`: the gradient check too (`gradient_errors`, which needs the targets)."""
         xp = self.xp
-        checked = self.gradient_errors(rows, targets) if targets is not None else [NAN] * len(self.dense)
+        checked = self.gradient_errors(rows, targets) if check else [NAN] * len(self.dense)
         with np.errstate(all="ignore"):  # a diverging net's infinities are what is measured
-            cells: list[Any] = list(_activation_stats(xp, rows, "input"))
+            cells: list[Any] = list(_activation_stats(xp, rows[:PROBE_ROWS], "input"))
             for spec, h in zip(self.layers[1:], self.outputs(rows[:PROBE_ROWS])):
                 cells += _activation_stats(xp, h, spec.activation)
             for index, (w_slot, b_slot) in enumerate(self._slots):
                 cells += self._parameter_stats(index, w_slot, b_slot, gradients, weights_before)
-            values = self.model.backend.to_numpy(xp.stack([xp.asarray(c, dtype=xp.float64) for c in cells]))
-        rows_out = _rows(self.layers, [float(v) for v in values])
-        for row, error in zip(rows_out[1:], checked):
+            parts = [xp.stack([xp.asarray(c, dtype=xp.float64) for c in cells])]
+            if targets is not None:
+                parts.append(_class_counts(xp, targets, self.classes).astype(xp.float64))
+            values = [float(v) for v in self.model.backend.to_numpy(xp.concatenate(parts))]
+        measured = _rows(self.layers, values[:len(cells)])
+        for row, error in zip(measured[1:], checked):
             row["gradient_error"] = error
-        return rows_out
+        return measured, [int(v) for v in values[len(cells):]]
 
     def gradient_errors(self, rows, targets) -> list[float]:
         """For each Dense layer, the backward pass checked against the loss itself: the relative difference
@@ -220,6 +226,14 @@ def _checked(xp, layer, loss: float, loss_now, directions: np.random.Generator) 
         numeric = (ends[0] - ends[1]) / (2 * eps)
         found.append(abs(analytic - numeric) / max(abs(analytic), abs(numeric)))
     return float(np.median(found)) if found else NAN
+
+
+def _class_counts(xp, targets, classes: int):
+    """How many rows of each class: targets are ids (B,), or rows (B, classes) (one-hot or smoothed; a single
+    sigmoid output's 0/1)."""
+    if targets.ndim == 2:
+        targets = targets.argmax(axis=1) if targets.shape[1] > 1 else targets[:, 0] > 0.5
+    return xp.bincount(targets.astype(xp.int64), minlength=classes)[:classes]
 
 
 def _rms(xp, a):
