@@ -27,7 +27,7 @@ class Broken:
     expected: str
     overrides: dict = field(default_factory=dict)
     recipe: str = "mnist-fast"
-    mutate: str = ""  # "shuffled-labels", "blank-images" or "double-softmax": what a config cannot express
+    mutate: str = ""  # shuffled-labels, blank-images, double-softmax, relu-derivative-x>1: what a config cannot say
     epochs: int = 2
     subset: int = 10000
 
@@ -65,6 +65,7 @@ CORPUS = [
     Broken("sigmoid, N(0, 25) init", "saturated-units",
            {"model.activation": "sigmoid", "model.init": {"name": "random_normal", "scale": 5.0}}),
     Broken("softmax layer before softmax cross-entropy", "double-softmax", mutate="double-softmax"),
+    Broken("a hand-written ReLU with derivative x > 1", "wrong-gradients", mutate="relu-derivative-x>1"),
     Broken("ReLU biases at -5", "dead-relus", {"model.bias_init": {"name": "constant", "value": -5.0}}),
     Broken("Adam at lr 1", "dead-relus", {"optimizer.name": "adam", "optimizer.lr": 1.0}),
     Broken("dropout 0.95", "too-much-dropout", {"model.dropout": 0.95}),
@@ -72,6 +73,22 @@ CORPUS = [
            {"model.layers": [784, 256, 10], "schedule.name": "constant", "train.batch_size": 16}, epochs=30,
            subset=300),
 ]
+
+
+def _wrong_relu():
+    import barenet as bn
+
+    class WrongReLU(bn.layers.ReLU):
+        """A notebook's ReLU: its derivative is x > 1 instead of x > 0."""
+
+        def forward(self, x, training=False):
+            self.saved = x.copy()
+            return super().forward(x, training)
+
+        def backward(self, grad_out):
+            return grad_out * (self.saved > 1)
+
+    return WrongReLU
 
 
 def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict], list[dict]]:
@@ -82,6 +99,8 @@ def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict], list[di
     from barenet.runs import config as cfg
     from barenet.runs.prepared import prepare
     from barenet.training.doctor import Doctor
+
+    WrongReLU = _wrong_relu()  # noqa: N806 (a class)
 
     base = cfg.resolve(recipe=case.recipe)
     overrides = {"data.subset": case.subset, "train.epochs": case.epochs, "train.seed": 0,
@@ -98,6 +117,9 @@ def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict], list[di
             warnings.simplefilter("ignore")  # the compile-time double-softmax warning: the doctor must say it too
             model = bn.Sequential([*model.layers, bn.layers.Softmax()], seed=0).compile(
                 loss=model.loss, optimizer=model.optimizer)
+    elif case.mutate == "relu-derivative-x>1":
+        layers = [WrongReLU() if isinstance(layer, bn.layers.ReLU) else layer for layer in model.layers]
+        model = bn.Sequential(layers, seed=0).compile(loss=model.loss, optimizer=model.optimizer)
     ended, doctor = "finished", Doctor()
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore")  # the unscaled-input warning: the doctor must say it too

@@ -98,16 +98,15 @@ def layer_specs(rows: list[dict]) -> list[LayerSpec]:
 
 # ----- the picture -------------------------------------------------------------------------------
 def plot_health(rows: list[dict], path, diagnoses: Sequence[Diagnosis] = (), title: str = "") -> None:
-    """health.png: one panel per statistic (PANELS), one line per layer, over optimizer steps; a dotted red
-    line marks the step each problem fired at."""
+    """health.png: one panel per statistic (PANELS), one line per layer (the input's in the std panel), over
+    optimizer steps; a dotted red line marks the step each problem fired at."""
     plt = reports.pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), sharex=True)
     fig.subplots_adjust(left=0.05, right=0.98, top=0.91, bottom=0.07, wspace=0.22, hspace=0.32)
     specs = layer_specs(rows)
     for ax, (stat, label, log) in zip(axes.flat, PANELS):
         drawn = _plot_panel(ax, rows, specs, stat, log)
         ax.set_title(label, fontsize=10)
-        ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         if not drawn:
             ax.text(0.5, 0.5, "does not apply to these layers", ha="center", va="center", transform=ax.transAxes,
@@ -115,8 +114,10 @@ def plot_health(rows: list[dict], path, diagnoses: Sequence[Diagnosis] = (), tit
         if stat == "update_ratio":
             ax.axhline(1e-3, color="0.4", linestyle="--", linewidth=0.8, label="1e-3 (a healthy step)")
         _mark(ax, diagnoses)
-    if axes.flat[0].has_data():
-        axes.flat[0].legend(fontsize=7, loc="best")
+    for ax in axes[-1]:
+        ax.set_xlabel("optimizer step")
+    if axes.flat[1].has_data():
+        axes.flat[1].legend(fontsize=7, loc="best")  # the std panel: every layer and the input
     fig.suptitle(title or "training health")
     reports.save_figure(fig, path)
 
@@ -125,6 +126,8 @@ def _plot_panel(ax, rows: list[dict], specs: list[LayerSpec], stat: str, log: bo
     """One line per layer of `stat` over steps; False when no layer has a value."""
     drawn = False
     for spec in specs:
+        if spec.index == 0 and stat != "std":  # the input's scale beside the layers' (its mean would dwarf theirs)
+            continue
         points = [(row["step"], row[stat]) for row in rows if row["layer"] == spec.index and math.isfinite(row[stat])
                   and (not log or row[stat] > 0)]
         if not points:

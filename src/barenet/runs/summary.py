@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..data.loader import Dataset
+from ..errors import BarenetError, warn
 from ..io.files import write_json
 from ..models.scaling import InputScaler
 from ..training.doctor import Doctor
@@ -80,11 +81,14 @@ def stopped(prepared: Prepared, trainer: Trainer, doctor: Doctor, run_dir: Path,
     the diagnoses so far; no test set) and the health files, then the diagnoses printed again."""
     status, message = how
     rows = metric_rows(trainer.history)
-    files = ["config.toml", "summary.json", *write_health(run_dir, doctor, title=f"{run_dir.name}: training health")]
-    files += [name for name in ("metrics.csv", CHECKPOINT) if (run_dir / name).is_file()]
-    summary = {**_record(prepared, rows, doctor, wall_start), "status": status, "stopped": message,
-               "run_dir": str(run_dir), "files": sorted(files)}
-    write_json(run_dir / "summary.json", summary)
+    try:  # what stopped the run is the error to report: a failed write here (a full disk) only warns
+        files = ["config.toml", "summary.json", *write_health(run_dir, doctor, f"{run_dir.name}: training health")]
+        files += [name for name in ("metrics.csv", CHECKPOINT) if (run_dir / name).is_file()]
+        summary = {**_record(prepared, rows, doctor, wall_start), "status": status, "stopped": message,
+                   "run_dir": str(run_dir), "files": sorted(files)}
+        write_json(run_dir / "summary.json", summary)
+    except BarenetError as exc:
+        warn(f"the stopped run's summary was not written: {exc}")
     if not quiet and doctor.diagnoses:
         print_diagnoses(doctor.diagnoses, stream)
 

@@ -371,9 +371,10 @@ def diverged(evidence: Evidence) -> str | None:
 RULES: list[Rule] = [
     Rule("double-softmax", PROBLEM, "start", double_softmax, "the last layer gives probabilities and the loss "
          "applies softmax itself"),
-    Rule("unscaled-inputs", PROBLEM, "probe", unscaled_inputs, f"the probe's largest input |x| > {UNSCALED_MAX:g}"),
+    Rule("unscaled-inputs", PROBLEM, "probe", unscaled_inputs, f"the probe's largest input, in absolute value, > "
+         f"{UNSCALED_MAX:g}"),
     Rule("constant-inputs", PROBLEM, "probe", constant_inputs, f"the probe's inputs have a std below "
-         f"{CONSTANT_INPUTS:g} x max(|mean|, 1): every row the same"),
+         f"{CONSTANT_INPUTS:g} x max(abs(mean), 1): every row the same"),
     Rule("wrong-gradients", PROBLEM, "probe", wrong_gradients, f"at the first probe, on a float64 copy of the model, "
          f"the derivative of the loss along random directions of a layer's W, backward pass against finite "
          f"differences: relative error >= {WRONG_GRADIENT:g}"),

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
 
-PER_EPOCH = 8      # probes per epoch
+PER_EPOCH = 4      # probes per epoch
 MIN_GAP = 8        # ... but at most one per this many steps, so short epochs are not mostly probes
 MIN_ROWS = 64      # rows a probe needs: smaller batches join the rows of the steps before
 PROBE_ROWS = 256   # rows put through the extra forward, at most
@@ -237,22 +237,28 @@ def _class_counts(xp, targets, classes: int):
 
 
 def _rms(xp, a):
-    return xp.sqrt(xp.mean(xp.square(a.astype(xp.float64))))
+    """RMS of an array, as a 0-d float64 array on its device (a dot product in the array's dtype: no copy)."""
+    flat = a.reshape(-1)
+    return xp.sqrt(_dot(xp, flat, flat) / max(flat.size, 1))
 
 
 def _spread(xp, W, b):
-    """RMS of (W, b) less their mean over units, over RMS of (W, b): W (in, units), b (units,) or None."""
-    deviation = xp.sum(xp.square(W - W.mean(axis=1, keepdims=True)), dtype=xp.float64)
-    total = xp.sum(xp.square(W), dtype=xp.float64)
+    """RMS of (W, b) less their mean over units, over RMS of (W, b): W (in, units), b (units,) or None.
+    Dot products in the arrays' dtype: one temporary, no float64 copy of the weights."""
+    deviation = (W - W.mean(axis=1, keepdims=True)).reshape(-1)
+    spread, total = _dot(xp, deviation, deviation), _dot(xp, W.reshape(-1), W.reshape(-1))
     if b is not None:
-        deviation = deviation + xp.sum(xp.square(b - b.mean()), dtype=xp.float64)
-        total = total + xp.sum(xp.square(b), dtype=xp.float64)
-    return xp.sqrt(deviation / xp.maximum(total, 1e-300))
+        spread, total = spread + _dot(xp, b - b.mean(), b - b.mean()), total + _dot(xp, b, b)
+    return xp.sqrt(spread / xp.maximum(total, 1e-300))
+
+
+def _dot(xp, a, b):
+    return xp.asarray(xp.vdot(a, b), dtype=xp.float64)
 
 
 def _activation_stats(xp, h, kind: str) -> list:
     """mean, std, max |h|, dead, saturated, correlation of outputs h (rows, units) of a `kind` activation."""
-    h = h.astype(xp.float64)
+    h = h.astype(xp.float64)  # (rows <= PROBE_ROWS, units): small; float64 keeps near-constant columns apart
     nan = xp.asarray(NAN)
     dead = xp.mean(h.max(axis=0) <= 0) if kind == "relu" else nan
     if kind == "sigmoid":
@@ -268,13 +274,12 @@ def _activation_stats(xp, h, kind: str) -> list:
 def _correlation(xp, h):
     """The mean pairwise correlation of the columns of h (rows, units) that vary, from the variance of their
     standardised mean: var(mean of u standardised columns) = (1 + (u - 1) r) / u. NaN under max(4, units/4)
-    varying columns. No boolean indexing: nothing waits on a device."""
+    varying columns. No boolean indexing (nothing waits on a device), one temporary."""
     centered = h - h.mean(axis=0)
-    sd = xp.sqrt(xp.mean(xp.square(centered), axis=0))
+    sd = xp.sqrt(xp.einsum("ij,ij->j", centered, centered) / h.shape[0])
     varying = sd > 1e-6 * xp.maximum(sd.max(), 1e-300)
     count = varying.sum()
-    z = centered / xp.where(varying, sd, 1.0) * varying
-    mean_of_z = z.sum(axis=1) / xp.maximum(count, 1)
+    mean_of_z = centered @ (varying / xp.where(varying, sd, 1.0)) / xp.maximum(count, 1)
     r = (count * xp.mean(xp.square(mean_of_z)) - 1.0) / xp.maximum(count - 1, 1)
     return xp.where(count >= max(4, h.shape[1] / 4), r, NAN)
 
