@@ -302,12 +302,14 @@ def evidence(epochs=(), samples=()):
     return Evidence(layers, classes=3, samples=list(samples), epochs=list(epochs), steps_per_epoch=200)
 
 
-def test_overfitting_is_a_note_when_validation_loss_rises_for_three_epochs():
+def test_overfitting_is_a_note_when_validation_loss_stays_above_its_best_while_training_loss_falls():
     rising = evidence(epochs_of([0.5, 0.3, 0.2, 0.1], [0.30, 0.32, 0.34, 0.36]))
     [(rule, message)] = examine(rising, "epoch")
-    assert rule.code == "overfitting" and rule.severity == "note" and "0.3 -> 0.36" in message
+    assert rule.code == "overfitting" and rule.severity == "note" and "20% above its best (0.3 after epoch 1" in message
     noise = evidence(epochs_of([0.5, 0.3, 0.2, 0.1], [0.300, 0.301, 0.302, 0.303]))  # up 1%: noise, not a trend
     assert examine(noise, "epoch") == []
+    recent = evidence(epochs_of([0.5, 0.3, 0.2, 0.1], [0.40, 0.35, 0.30, 0.36]))  # its best one epoch ago: too soon
+    assert examine(recent, "epoch") == []
 
 
 def sample(step, epoch, update_ratio, loss=1.0):

@@ -132,7 +132,7 @@ def test_barenet_doctor_reads_a_run_from_before_the_doctor_from_its_metrics(tmp_
     assert main(["doctor", str(tmp_path / "stuck")]) == 1
     out = capsys.readouterr().out
     assert "metrics.csv alone" in out and "stuck-at-chance" not in out  # the codes are not printed, the lines are
-    assert "training accuracy is 10.0% after epoch 1" in out and "validation loss rose for 3 epochs" in out
+    assert "training accuracy is 10.0% after epoch 1" in out and "validation loss is 13% above its best" in out
     assert "health plot: none" in out
     old_run(tmp_path / "fine", [0.9, 0.95, 0.97, 0.98], [0.3, 0.2, 0.15, 0.12])
     assert main(["doctor", str(tmp_path / "fine")]) == 0

@@ -36,8 +36,8 @@ SLOW_FALL = 0.25           # a loss down less than this share of its start has h
 HEALTHY_UPDATE = 1e-3      # the update ratio of a healthy SGD step, the yardstick of the lr messages
 CHANCE_FACTOR = 1.5        # accuracy below 1.5 x chance (15% for 10 classes) is at chance
 MIN_STEPS = 100            # steps before accuracy at chance means anything
-OVERFIT_EPOCHS = 3         # epochs of rising validation loss (with falling training loss) for the overfitting note
-OVERFIT_RISE = 1.05        # ... rising by 5% in all, not by noise
+OVERFIT_EPOCHS = 3         # epochs since the best validation loss (training loss still falling): overfitting...
+OVERFIT_RISE = 1.05        # ... once validation loss is 5% above its best, not by noise
 PROBES_TO_CONFIRM = 2      # consecutive probes a state of the activations or gradients must last
 MEMORISING = 0.005         # a training loss this far (nats) below the prior's: the network fits labels from inputs
 CANNOT_LEARN = {"symmetric-units", "lr-too-low", "vanishing-gradients", "too-much-dropout",  # explain chance
@@ -342,17 +342,19 @@ def label_noise(evidence: Evidence) -> str | None:
 
 
 def overfitting(evidence: Evidence) -> str | None:
-    rows = evidence.epochs[-(OVERFIT_EPOCHS + 1):]
-    if len(rows) <= OVERFIT_EPOCHS or any("val_loss" not in row for row in rows):
+    rows = [row for row in evidence.epochs if "val_loss" in row]
+    if len(rows) <= OVERFIT_EPOCHS:
         return None
-    rising = all(b["val_loss"] > a["val_loss"] for a, b in zip(rows, rows[1:]))
-    risen = rows[-1]["val_loss"] > OVERFIT_RISE * rows[0]["val_loss"]
-    if not (rising and risen and rows[-1]["loss"] < rows[0]["loss"]):
+    best = min(rows, key=lambda row: row["val_loss"])
+    last = rows[-1]
+    since = last["epoch"] - best["epoch"]
+    if not (since >= OVERFIT_EPOCHS and last["val_loss"] >= OVERFIT_RISE * best["val_loss"]
+            and last["loss"] < best["loss"]):
         return None
-    return (f"validation loss rose for {OVERFIT_EPOCHS} epochs ({rows[0]['val_loss']:.4g} -> "
-            f"{rows[-1]['val_loss']:.4g}) while training loss fell ({rows[0]['loss']:.4g} -> {rows[-1]['loss']:.4g}): "
-            f"the network is memorising the training set: stop earlier (train.early_stopping = {OVERFIT_EPOCHS}) or "
-            f"regularise (model.dropout, optimizer.weight_decay)")
+    return (f"validation loss is {last['val_loss'] / best['val_loss'] - 1:.0%} above its best ({best['val_loss']:.4g} "
+            f"after epoch {best['epoch']}, {last['val_loss']:.4g} now) while training loss fell "
+            f"({best['loss']:.4g} -> {last['loss']:.4g}): the network is memorising the training set: stop earlier "
+            f"(train.early_stopping = {OVERFIT_EPOCHS}) or regularise (model.dropout, optimizer.weight_decay)")
 
 
 # ----- rules when training stopped on divergence ------------------------------------------------------
@@ -405,7 +407,7 @@ RULES: list[Rule] = [
          f"{', '.join(sorted(CANNOT_LEARN))}"),
     Rule("stuck-at-chance", PROBLEM, "epoch", stuck_at_chance, f"training (and validation) accuracy < "
          f"{CHANCE_FACTOR} x chance after {MIN_STEPS}+ steps"),
-    Rule("overfitting", NOTE, "epoch", overfitting, f"validation loss up {OVERFIT_EPOCHS} epochs in a row (by "
-         f"{OVERFIT_RISE - 1:.0%} in all) while training loss fell"),
+    Rule("overfitting", NOTE, "epoch", overfitting, f"validation loss {OVERFIT_RISE - 1:.0%} above its best, "
+         f"{OVERFIT_EPOCHS}+ epochs after it, training loss lower than then"),
 ]
 CODES = list(dict.fromkeys(rule.code for rule in RULES))
