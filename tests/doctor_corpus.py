@@ -34,6 +34,8 @@ class Broken:
 
 CORPUS = [
     Broken("lr 10", "lr-too-high", {"optimizer.lr": 10.0}),
+    Broken("SGD without momentum at lr 1.5", "lr-too-high",
+           {"optimizer.lr": 1.5, "optimizer.momentum": 0.0, "optimizer.nesterov": False, "schedule.name": "constant"}),
     Broken("per-sample SGD at lr 1", "lr-too-high", {"optimizer.lr": 1.0, "optimizer.momentum": 0.0,
                                                      "optimizer.nesterov": False, "train.batch_size": 1}),
     Broken("summed loss over batches of 1000 at lr 0.1", "lr-too-high",

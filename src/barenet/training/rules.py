@@ -225,6 +225,12 @@ def gradient_sizes(evidence: Evidence, sample: Sample) -> list[float]:
     return [size for size in sizes if not math.isnan(size)]
 
 
+def _amplifies(evidence: Evidence) -> bool:
+    """Whether the run's first probe found gradients EXPLODING_GRADIENT times the weights (median over layers)."""
+    sizes = gradient_sizes(evidence, evidence.samples[0]) if evidence.samples else []
+    return bool(sizes) and statistics.median(sizes) >= EXPLODING_GRADIENT
+
+
 def exploding_gradients(evidence: Evidence) -> str | None:
     if not evidence.samples or _inputs_unscaled(evidence) is not None:  # unscaled-inputs names that cause
         return None
@@ -234,8 +240,8 @@ def exploding_gradients(evidence: Evidence) -> str | None:
         if not math.isfinite(value) and not math.isnan(value):
             return (f"layer {spec.index}'s gradient is infinite at step {sample.step}: lower the learning rate, "
                     f"or clip the gradients (optimizer.clipnorm = 1.0)")
-    sizes = gradient_sizes(evidence, sample)
-    if sizes and statistics.median(sizes) >= EXPLODING_GRADIENT:
+    if len(evidence.samples) == 1 and _amplifies(evidence):  # the network itself, before the lr has moved it far
+        sizes = gradient_sizes(evidence, sample)
         return (f"the gradients are {statistics.median(sizes):.0f} times the weights they update (median over "
                 f"layers; healthy: below 1): the network amplifies them layer by layer, its weights too large for "
                 f"its depth: use a smaller init (model.init = \"he_normal\"), or clip them (optimizer.clipnorm = 1.0)")
@@ -360,7 +366,7 @@ def overfitting(evidence: Evidence) -> str | None:
 # ----- rules when training stopped on divergence ------------------------------------------------------
 def diverged(evidence: Evidence) -> str | None:
     """lr-too-high at divergence: the loss blew up (the Trainer's message says where)."""
-    if not evidence.stopped or "exploding-gradients" in evidence.fired:  # that cause is named already
+    if not evidence.stopped or _amplifies(evidence):  # the network's own gradients, named by exploding-gradients
         return None
     ratios = [r for r in map(median_update, evidence.samples) if math.isfinite(r)]
     lr = evidence.samples[-1].lr if evidence.samples else math.nan
@@ -389,15 +395,16 @@ RULES: list[Rule] = [
          f"{PROBES_TO_CONFIRM} probes in a row"),
     Rule("vanishing-gradients", PROBLEM, "probe", vanishing_gradients, f"first layer's gradient RMS < {VANISHING:g} "
          f"x the last layer's at {PROBES_TO_CONFIRM} probes in a row (3+ Dense layers)"),
-    Rule("exploding-gradients", PROBLEM, "probe", exploding_gradients, f"an infinite gradient; or gradient RMS "
-         f">= {EXPLODING_GRADIENT:g} x weight RMS (median over layers, per row for a summed loss); or every layer's "
+    Rule("exploding-gradients", PROBLEM, "probe", exploding_gradients, f"an infinite gradient; or, at the run's first "
+         f"probe, gradient RMS >= {EXPLODING_GRADIENT:g} x weight RMS (median over layers, per row for a summed "
+         f"loss); or every layer's "
          f"gradient RMS > {EXPLODING:g} x its first probe's, at {PROBES_TO_CONFIRM} probes in a row"),
     Rule("lr-too-low", PROBLEM, "epoch", lr_too_low, f"every probe's largest update ratio < {LR_LOW:g} and the loss "
          f"down less than {SLOW_FALL:.0%} from its start"),
     Rule("lr-too-high", PROBLEM, "epoch", lr_too_high, f"epoch loss up > 10% with a median update ratio > "
          f"{LR_HIGH:g}"),
     Rule("lr-too-high", PROBLEM, "stop", diverged, "the loss turned NaN/inf or exploded (TrainingDiverged), "
-         "unless exploding-gradients named the cause"),
+         "unless the first probe's gradients were exploding-gradients' (the network's, not the lr's)"),
     Rule("too-much-dropout", PROBLEM, "epoch", too_much_dropout, f"a dropout rate >= {HEAVY_DROPOUT:g} and "
          f"training accuracy at chance or {DROPOUT_GAP:.0%} below validation accuracy, after {MIN_STEPS}+ steps"),
     Rule("label-noise-or-shuffled-labels", PROBLEM, "epoch", label_noise, f"validation (else training) accuracy < "
