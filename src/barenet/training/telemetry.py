@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
 
 PER_EPOCH = 4      # probes per epoch
@@ -156,7 +157,8 @@ class Probe:
         |a - n| / max(|a|, |n|) between the derivative of the loss along a random direction of W from the
         gradients (a) and from central finite differences (n), the median over CHECK_DIRECTIONS directions
         (NaN where the derivative is 0 or too small to resolve), on the first CHECK_ROWS rows. It runs on a
-        float64 copy of the model (its own generator, reset before every pass so dropout draws the same masks),
+        float64 copy of the model (its own generator, reset before every pass so dropout draws the same masks;
+        the NumPy reference kernels, so no float64 loop is compiled),
         where a correct layer agrees to ~1e-8 (so small a step crosses no ReLU's kink) and a wrong derivative is
         off by tenths; the model is not touched."""
         twin = float64_copy(self.model)
@@ -170,7 +172,8 @@ class Probe:
             twin.rng.bit_generator.state = start
             return float(twin.loss.forward(twin.forward_to_loss(rows), targets))
 
-        with np.errstate(all="ignore"):
+        # the NumPy reference kernels: a few passes over 64 rows, not worth compiling float64 fused loops for
+        with np.errstate(all="ignore"), kernels.using("numpy"):
             twin.rng.bit_generator.state = start
             loss = float(twin.compute_gradients(rows, targets)[0])
             directions = np.random.default_rng(0)
