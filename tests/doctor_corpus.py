@@ -77,22 +77,6 @@ CORPUS = [
 ]
 
 
-def _wrong_relu():
-    import barenet as bn
-
-    class WrongReLU(bn.layers.ReLU):
-        """A notebook's ReLU: its derivative is x > 1 instead of x > 0."""
-
-        def forward(self, x, training=False):
-            self.saved = x.copy()
-            return super().forward(x, training)
-
-        def backward(self, grad_out):
-            return grad_out * (self.saved > 1)
-
-    return WrongReLU
-
-
 def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict], list[dict]]:
     """Train `case` (its data from `data_dir`, {dataset: folder}) with the doctor on; (diagnoses, how it ended:
     "finished" or the divergence message, the doctor's telemetry rows, the epochs' metrics)."""
@@ -101,8 +85,9 @@ def train_broken(case: Broken, data_dir) -> tuple[list, str, list[dict], list[di
     from barenet.runs import config as cfg
     from barenet.runs.prepared import prepare
     from barenet.training.doctor import Doctor
+    from helpers import wrong_relu
 
-    WrongReLU = _wrong_relu()  # noqa: N806 (a class)
+    WrongReLU = wrong_relu()  # noqa: N806 (a class)
 
     base = cfg.resolve(recipe=case.recipe)
     overrides = {"data.subset": case.subset, "train.epochs": case.epochs, "train.seed": 0,

@@ -16,6 +16,7 @@ from barenet.training.doctor import Doctor, replay
 from barenet.training.rules import CODES, examine
 from barenet.training.telemetry import LayerSpec, Probe, sample_plan
 from barenet.training.trainer import Trainer
+from helpers import wrong_relu
 
 
 def blobs(rows=1200, features=20, classes=3, seed=0, scale=1.0):
@@ -248,15 +249,7 @@ def test_shuffled_labels():
     assert "label-noise-or-shuffled-labels" in found
 
 
-class WrongReLU(bn.layers.ReLU):
-    """A notebook's ReLU: its derivative is x > 1 instead of x > 0."""
-
-    def forward(self, x, training=False):
-        self.saved = x.copy()
-        return super().forward(x, training)
-
-    def backward(self, grad_out):
-        return grad_out * (self.saved > 1)
+WrongReLU = wrong_relu()
 
 
 def test_a_relu_subclass_with_its_own_derivative_is_not_fused_away():
