@@ -75,7 +75,7 @@ def _confirmed(evidence: Evidence, name: str, test: Callable[[float], bool],
         if activations and spec.activation not in activations:
             continue
         values = [_value(s, spec.index, name) for s in recent]
-        if values and all(test(v) for v in values if not math.isnan(v)) and not any(map(math.isnan, values)):
+        if values and not any(map(math.isnan, values)) and all(map(test, values)):
             hits.append((spec, values[-1]))
     return hits
 
