@@ -150,3 +150,19 @@ def stop_after_first_epoch():
             raise KeyboardInterrupt
 
     return StopAfterFirstEpoch()
+
+
+def wrong_relu():
+    """A ReLU layer class as a notebook wrote it: its derivative is x > 1 instead of x > 0 (the training doctor's
+    gradient check must find it)."""
+    from barenet.nn.layers import ReLU
+
+    class WrongReLU(ReLU):
+        def forward(self, x, training=False):
+            self.saved = x.copy()
+            return super().forward(x, training)
+
+        def backward(self, grad_out):
+            return grad_out * (self.saved > 1)
+
+    return WrongReLU

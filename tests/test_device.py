@@ -22,6 +22,7 @@ from barenet.models import loading
 from barenet.runs import config as cfg
 from barenet.runs.folder import fingerprint
 from barenet.training.resident import Totals
+from barenet.training.telemetry import sample_plan
 from clihelpers import assert_user_error, barenet, cli_env
 from helpers import run_dataset, stop_after_first_epoch, with_data
 
@@ -94,12 +95,15 @@ def test_the_data_set_is_uploaded_once_and_batches_are_gathered_on_the_device():
     model = bn.MLP([784, 16, 10], seed=0, device="fake").compile(optimizer="sgd")
     device = model.backend
     device.uploads.clear()
-    model.fit(x, y, epochs=3, batch_size=50, validation_data=(x[:100], y[:100]), verbose=0)
+    model.fit(x, y, epochs=3, batch_size=50, validation_data=(x[:100], y[:100]), verbose=0, diagnose=False)
     assert device.uploads[(500, 784)] == 1          # the training images, once for three epochs
     assert device.uploads[(500,)] == 1 + 3          # the labels once, then one permutation per epoch
     assert device.uploads[(100, 784)] == 1          # the validation images, once
     assert device.uploads[(50, 784)] == 0           # no batch crosses: they are gathered on the device
     assert not device.downloads                     # and nothing comes back while training
+    model.fit(x, y, epochs=3, batch_size=50, verbose=0)  # the training doctor reads one vector per probe, no more
+    probes = 3 * sum(sample_plan(10, 50).values())  # probes per epoch (True), times 3 epochs
+    assert sum(device.downloads.values()) == probes and len(device.downloads) == 1
 
 
 def test_dropout_and_clipping_send_nothing_to_the_device_per_step():

@@ -39,7 +39,8 @@ def two_runs(tmp_path, monkeypatch):
 def test_runs_lists_every_run_folder_oldest_first(two_runs, capsys):
     assert main(["runs"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["started", "run", "recipe", "dataset", "layers", "epochs", "test", "acc", "train", "s"]
+    assert lines[0].split() == ["started", "run", "recipe", "dataset", "layers", "epochs", "test", "acc", "train", "s",
+                                 "doctor"]
     assert "20260101-120000-mnist" in lines[1] and "784x256x128x10" in lines[1] and "96.00%" in lines[1]
     assert "784x64x10" in lines[2] and "2/10" in lines[2] and "unfinished" in lines[2]
     assert len(lines) == 3  # the folder without config.toml is not a run

@@ -246,7 +246,9 @@ def test_median_pruner_stops_a_hopeless_learning_rate_early(tmp_path, base):
     assert [t.state.name for t in worker.study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
     assert max(hopeless.intermediate_values) < 3  # stopped before its last epoch
     run_dir = tmp_path / "sweep" / "trials" / "0002"
-    assert json.loads((run_dir / "trial.json").read_text())["status"] == "pruned"
+    outcome = json.loads((run_dir / "trial.json").read_text())
+    assert outcome["status"] == "pruned"
+    assert "lr-too-low" in outcome["diagnoses"] and hopeless.user_attrs["diagnoses"] == outcome["diagnoses"]
     assert (run_dir / "checkpoint.safetensors").exists() and not (run_dir / "model.safetensors").exists()
 
 

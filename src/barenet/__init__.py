@@ -23,6 +23,8 @@ from .nn import initializers, layers, losses
 from .optim import optimizers, schedules
 from .pytorch import parity
 from .training import callbacks
+from .training.diagnoses import Diagnosis
+from .training.doctor import Doctor
 from .training.trainer import Trainer
 from .version import __version__
 
@@ -35,7 +37,8 @@ for _name, _module in {"activations": activations, "callbacks": callbacks, "init
 del _name, _module
 
 __all__ = [
-    "MLP", "Sequential", "Trainer", "Augment", "load", "BarenetError", "BarenetWarning", "__version__",
+    "MLP", "Sequential", "Trainer", "Doctor", "Diagnosis", "Augment", "load", "BarenetError", "BarenetWarning",
+    "__version__",
     "activations", "callbacks", "data", "datasets", "errors", "initializers", "kernels", "layers", "losses",
     "optimizers",
     "parity", "schedules",

@@ -7,7 +7,8 @@ metrics, plots); the grid folder gets results.csv, results.md and grid.png
 (validation accuracy against each swept value). Runs are ranked and plotted by their
 final validation accuracy; the test accuracy is shown beside it, never used to rank
 (only a config with `data.validation = 0` falls back to it, and says so). A run's status is `ok` only when it
-learned (`apps.outcome.classify`): `collapsed` near chance, `diverged` on a NaN.
+learned (`apps.outcome.classify`): `collapsed` near chance, `diverged` on a NaN. The `doctor` column holds the
+codes of what the training doctor found in the run (e.g. `dead-relus lr-too-high`; `-` for none).
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def _train_one(job: tuple) -> dict:
         status = classify(final_accuracy(summary), config["model"]["layers"][-1])
         row.update(status=status, val_accuracy=summary["final_epoch"].get("val_accuracy", float("nan")),
                    test_accuracy=summary["test_accuracy"], test_loss=summary["test_loss"],
-                   epochs=summary["epochs_run"], train_seconds=summary["train_seconds"])
+                   epochs=summary["epochs_run"], train_seconds=summary["train_seconds"],
+                   doctor=" ".join(d["code"] for d in summary.get("diagnoses", [])))
     except BarenetError as exc:
         status = DIVERGED if isinstance(exc, TrainingDiverged) else "failed"
+        found = getattr(getattr(exc, "history", None), "diagnoses", [])
         row.update(status=f"{status}: {exc}", val_accuracy=float("nan"), test_accuracy=float("nan"),
-                   test_loss=float("nan"), epochs=0, train_seconds=0.0)
+                   test_loss=float("nan"), epochs=0, train_seconds=0.0, doctor=" ".join(d.code for d in found))
     row["run_dir"] = str(run_dir)
     return row
 
@@ -87,11 +90,12 @@ def ranked_by(rows: list[dict]) -> str:
 
 def _cells(row: dict, keys: list[str]) -> list[str]:
     return [str(row[k]) for k in keys] + [f"{row.get('val_accuracy', math.nan):.2%}", f"{row['test_accuracy']:.2%}",
-                                          str(row["epochs"]), f"{row['train_seconds']:.1f}", row["status"]]
+                                          str(row["epochs"]), f"{row['train_seconds']:.1f}", row["status"],
+                                          row.get("doctor") or "-"]
 
 
 def format_table(rows: list[dict], keys: list[str]) -> str:
-    header = [*keys, "val acc", "test acc", "epochs", "seconds", "status"]
+    header = [*keys, "val acc", "test acc", "epochs", "seconds", "status", "doctor"]
     body = [_cells(r, keys) for r in rows]
     widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
@@ -103,8 +107,9 @@ def write_results(rows: list[dict], keys: list[str], out: Path) -> None:
     reports.write_metrics_csv(out / "results.csv", rows)
     score = ranked_by(rows)
     table = [f"Ranked by {score.replace('_', ' ')}.", "",
-             "| " + " | ".join([*keys, "validation accuracy", "test accuracy", "epochs", "train s", "status"]) + " |",
-             "|" + "---|" * (len(keys) + 5)]
+             "| " + " | ".join([*keys, "validation accuracy", "test accuracy", "epochs", "train s", "status",
+                                 "doctor"]) + " |",
+             "|" + "---|" * (len(keys) + 6)]
     for r in sorted(rows, key=lambda r: -(r[score] if r["status"] == "ok" else -1)):
         table.append("| " + " | ".join(_cells(r, keys)) + " |")
     write_text(out / "results.md", "\n".join(table) + "\n")

@@ -21,12 +21,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare, data, ensemble, evaluate, grid, interop, predict, recipes, runs, serve, sweep, train
+    from . import compare, data, doctor, ensemble, evaluate, grid, interop, predict, recipes, runs, serve, sweep, train
 
     parser = _Parser(prog="barenet", description="Neural networks from scratch in NumPy.")
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and the CPU backend, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (train, evaluate, predict, ensemble, data, recipes, runs, grid, sweep, compare, interop, serve):
+    for command in (train, evaluate, predict, ensemble, data, recipes, runs, doctor, grid, sweep, compare, interop,
+                    serve):
         command.register(sub)
     return parser
 

@@ -11,7 +11,8 @@ def register(sub) -> None:
     parser = sub.add_parser("runs", help="list past runs, or compare two",
                             description="List the run folders under --dir (default: runs), a grid's runs and a "
                                         "sweep's trials included: when each started, its recipe, dataset, layers, "
-                                        "epochs, test accuracy and training time.")
+                                        "epochs, test accuracy, training time and the problems the training doctor "
+                                        "found (see them with 'barenet doctor RUN').")
     parser.add_argument("--dir", default="runs", help="the folder holding run folders (default: runs)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.add_parser("list", help="list the runs (the default)")
@@ -61,8 +62,9 @@ def run_compare(args) -> int:
     if not differences:
         print("(the two configs are the same)")
     for run in runs:
-        summary = run["summary"]
-        accuracy = f"{summary['test_accuracy']:.2%}" if summary else "unfinished"
+        summary = run["summary"] or {}
+        accuracy = (f"{summary['test_accuracy']:.2%}" if isinstance(summary.get("test_accuracy"), (int, float))
+                    else summary.get("status", "unfinished"))
         print(f"{run['folder'].name}: test accuracy {accuracy}, {len(run['metrics'])} epochs")
     if args.out:
         out = check_output_file(args.out, args.force)

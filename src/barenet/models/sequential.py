@@ -40,6 +40,7 @@ from ..optim.gradients import OuterProducts
 from ..optim.optimizers import Optimizer
 from ..training import inputs
 from ..training.callbacks import Callback, History, verbosity_callbacks
+from ..training.doctor import Doctor, doctor_printer
 from ..training.trainer import Trainer
 from . import modelfile
 
@@ -298,7 +299,7 @@ class Sequential:
     # ----- training (a Trainer does the work) ----------------------------------------
     def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, validation_data=None,
             validation_split: float = 0.0, shuffle: bool = True, callbacks: Iterable[Callback] = (),
-            initial_epoch: int = 0, verbose="auto", augment=None) -> History:
+            initial_epoch: int = 0, verbose="auto", augment=None, diagnose: bool = True) -> History:
         """Train for `epochs` epochs (see `Trainer.fit`); `initial_epoch` continues the model's history there.
 
         augment: a `barenet.Augment` (e.g. `Augment(["affine", "elastic"], seed=0)`): every training
@@ -306,8 +307,13 @@ class Sequential:
 
         verbose: 1 or "auto" shows a progress bar per epoch (tqdm.auto: a widget in Jupyter) ending with the
         epoch's metrics, 2 one line per epoch, 0 nothing. Returns the History (`history.history["loss"]`).
+
+        diagnose: the training doctor (`training.doctor.Doctor`) watches the run: its findings are on
+        `history.diagnoses`, and problems are printed as they fire unless verbose is 0. False: no doctor.
         """
         callbacks = [*callbacks, *verbosity_callbacks(verbose)]
+        if diagnose and not any(isinstance(c, Doctor) for c in callbacks):
+            callbacks.append(Doctor(report=doctor_printer(verbose)))
         trainer = Trainer(self, batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, augment=augment)
         if initial_epoch:
             trainer.epoch = initial_epoch

@@ -58,7 +58,11 @@ class DenseActivation(Layer):
 def activation_code(layer: Layer) -> tuple[int, float] | None:
     """(code, alpha) of an activation layer a Dense can absorb, or None.
 
-    LeakyReLU fuses only for alpha >= 0: its derivative is then readable from the output's sign."""
+    LeakyReLU fuses only for alpha >= 0: its derivative is then readable from the output's sign. A subclass
+    that brings its own forward or backward (a hand-written derivative to try) is not absorbed: the fused
+    kernel would run the built-in maths instead of its code."""
+    if _own_maths(layer):
+        return None
     if isinstance(layer, ReLU):
         return RELU, 0.0
     if isinstance(layer, LeakyReLU) and layer.alpha >= 0:
@@ -68,6 +72,13 @@ def activation_code(layer: Layer) -> tuple[int, float] | None:
     if isinstance(layer, Tanh):
         return TANH, 0.0
     return None
+
+
+def _own_maths(layer: Layer) -> bool:
+    """Whether an activation layer's class replaces the forward or backward of the built-in one it extends."""
+    base = next((cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh) if isinstance(layer, cls)), None)
+    return base is not None and any(getattr(type(layer), name) is not getattr(base, name)
+                                    for name in ("forward", "backward"))
 
 
 def fuse(chain: list[Layer]) -> list[Layer]:

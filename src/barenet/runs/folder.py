@@ -26,6 +26,7 @@ from ..data import augment
 from ..errors import ConfigError, ModelFileError
 from ..io.files import is_temp_file, write_error
 from ..io.schema import INT, LIST, NULL, NUMBER, STR, TABLE, check_table, field, kind_of, printable
+from ..training.diagnoses import Diagnosis
 from .schema import MAX_EPOCHS
 
 LOCK_NAME = ".lock"
@@ -196,6 +197,7 @@ def _check_callbacks(states: dict, path) -> None:
         if not isinstance(state, dict):
             raise ModelFileError(f"{path}: the saved state of callback {printable(name, 60)!r} is not a table: the "
                                  f"checkpoint is damaged")
+    _check_doctor(states.get("Doctor"), path)
     early = states.get("EarlyStopping")
     if early is None:
         return
@@ -205,6 +207,18 @@ def _check_callbacks(states: dict, path) -> None:
     if not fine:
         raise ModelFileError(f"{path}: the saved early-stopping state {printable(repr(early), 80)} is not "
                              f"(best, wait, best_epoch): the checkpoint is damaged")
+
+
+def _check_doctor(state: dict | None, path) -> None:
+    """The training doctor's saved state: a list of diagnoses, each with a code, severity, epoch, step, message."""
+    if state is None:
+        return
+    try:
+        for item in state.get("diagnoses", []):
+            Diagnosis.from_dict(item)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ModelFileError(f"{path}: the training doctor's saved diagnoses are not (code, severity, epoch, step, "
+                             f"message): the checkpoint is damaged") from None
 
 
 def _error(path):

@@ -47,7 +47,8 @@ def read_metrics(folder: Path) -> list[dict]:
 def list_runs(root) -> list[dict]:
     """One row per run folder under `root`, nested ones included (a grid's runs, a sweep's trials), oldest first:
     folder, started (datetime), name, dataset, layers, epochs (run, planned), test_accuracy (None unless
-    finished), train_seconds, status."""
+    finished), train_seconds, status (finished, diverged, interrupted, unfinished, not started), problems (the
+    doctor's codes; None: no diagnoses)."""
     runs = [run for folder in run_folders(Path(root)) if (run := read_run(folder))]
     return sorted((_row(run) for run in runs), key=lambda row: (row["started"], str(row["folder"])))
 
@@ -68,27 +69,48 @@ def run_folders(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
 
 
 def _row(run: dict) -> dict:
-    config, summary, metrics = run["config"], run["summary"], run["metrics"]
+    config, metrics = run["config"], run["metrics"]
+    summary = run["summary"] if isinstance(run["summary"], dict) else {}
     folder: Path = run["folder"]
     planned = config.get("train", {}).get("epochs", "?")
     return {
         "folder": folder, "started": datetime.fromtimestamp((folder / "config.toml").stat().st_mtime),
         "name": config.get("name", "?"), "dataset": config.get("data", {}).get("dataset", "?"),
         "layers": config.get("model", {}).get("layers", []),
-        "epochs": (summary["epochs_run"] if summary else len(metrics), planned),
-        "test_accuracy": summary["test_accuracy"] if summary else None,
-        "train_seconds": summary["train_seconds"] if summary else sum(row.get("seconds", 0.0) for row in metrics),
-        "status": "finished" if summary else ("unfinished" if metrics else "not started"),
+        "epochs": (summary.get("epochs_run", len(metrics)), planned),
+        "test_accuracy": summary.get("test_accuracy"),
+        "train_seconds": summary.get("train_seconds", sum(row.get("seconds", 0.0) for row in metrics)),
+        "status": summary.get("status", "finished") if summary else ("unfinished" if metrics else "not started"),
+        "problems": problem_codes(summary),
     }
 
 
+def problem_codes(summary: dict) -> list[str] | None:
+    """The codes of the problems the training doctor recorded in a summary.json; None when it recorded none
+    (a run trained before the doctor, or not finished)."""
+    diagnoses = summary.get("diagnoses")
+    if not isinstance(diagnoses, list):
+        return None
+    return [str(d.get("code")) for d in diagnoses if isinstance(d, dict) and d.get("severity") == "problem"]
+
+
+def _doctor_cell(problems: list[str] | None) -> str:
+    """"ok", the problem codes (at most two, then +N), or "-" when the run has no diagnoses."""
+    if problems is None:
+        return "-"
+    if not problems:
+        return "ok"
+    return ", ".join(problems[:2]) + (f" +{len(problems) - 2}" if len(problems) > 2 else "")
+
+
 def format_runs(rows: list[dict], root=".") -> str:
-    """An aligned table of `list_runs(root)` rows, each run named by its path under `root`."""
-    header = ["started", "run", "recipe", "dataset", "layers", "epochs", "test acc", "train s"]
+    """An aligned table of `list_runs(root)` rows, each run named by its path under `root`; the last column names
+    the problems the training doctor found."""
+    header = ["started", "run", "recipe", "dataset", "layers", "epochs", "test acc", "train s", "doctor"]
     body = [[row["started"].strftime("%Y-%m-%d %H:%M"), _under(row["folder"], root), row["name"], row["dataset"],
              "x".join(map(str, row["layers"])), f"{row['epochs'][0]}/{row['epochs'][1]}",
              f"{row['test_accuracy']:.2%}" if row["test_accuracy"] is not None else row["status"],
-             f"{row['train_seconds']:.1f}"] for row in rows]
+             f"{row['train_seconds']:.1f}", _doctor_cell(row["problems"])] for row in rows]
     widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(header)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [header, *body])
 

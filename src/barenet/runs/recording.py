@@ -1,5 +1,5 @@
-"""What a run shows and keeps while it trains: the epoch table, and after every epoch metrics.csv
-and a checkpoint."""
+"""What a run shows and keeps while it trains: the epoch table, and after every epoch metrics.csv,
+health.csv and a checkpoint."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import math
 from pathlib import Path
 
 from ..training.callbacks import Callback
+from ..training.doctor import Doctor
 from . import reports
 from .folder import CHECKPOINT, signals_held
+from .health import HEALTH_CSV, write_health_csv
 
 
 class EpochTable(Callback):
@@ -36,14 +38,17 @@ def metric_rows(history) -> list[dict]:
 
 
 class RunRecorder(Callback):
-    """After every epoch, atomically: metrics.csv, and a checkpoint (model file + the trainer's progress)."""
+    """After every epoch, atomically: metrics.csv, the doctor's health.csv, and a checkpoint (model file + the
+    trainer's progress, which holds the doctor's findings)."""
 
-    def __init__(self, run_dir: Path, config_sha256: str = "", saved: int = 0):
+    def __init__(self, run_dir: Path, config_sha256: str = "", saved: int = 0, doctor: Doctor | None = None):
         self.run_dir, self.config_sha256 = run_dir, config_sha256
         self.saved = saved  # the last epoch whose checkpoint is on disk (0: none yet)
+        self.doctor = doctor or Doctor()
 
     def on_epoch_end(self, epoch, logs):
         reports.write_metrics_csv(self.run_dir / "metrics.csv", metric_rows(self.trainer.history))
+        write_health_csv(self.run_dir / HEALTH_CSV, self.doctor.health)
         with signals_held():  # a stop between the two would name the epoch before the one on disk
             self.model.save(self.run_dir / CHECKPOINT, include_optimizer=True,
                             extra={**self.trainer.progress(), "config_sha256": self.config_sha256})

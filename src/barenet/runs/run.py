@@ -5,7 +5,9 @@
         checkpoint.safetensors   after every epoch: weights, optimizer state, RNG state, history
         metrics.csv              one row per epoch
         model.safetensors        the final model
-        summary.json             test accuracy, times, where everything is
+        summary.json             test accuracy, times, the training doctor's diagnoses, where everything is
+                                 (a run stopped by divergence or Ctrl-C writes one too, without the test)
+        health.csv  health.png   the training doctor's per-layer telemetry, after every epoch
         learning_curves.png  confusion_matrix.png  misclassified.png  first_layer_weights.png
 
 The parts, each in its module: `prepared` (data, scaling, model), `naming` (the folder), `recording`
@@ -29,14 +31,17 @@ from ..training.trainer import Trainer
 from ..version import __version__
 from . import config as cfg
 from .folder import RunLock, fingerprint, remove_stale_parts
+from .health import run_doctor
 from .naming import new_run_dir
 from .prepared import Prepared, prepare
 from .recording import EpochTable, RunRecorder
 from .review import review
-from .summary import finish
+from .summary import finish, stopped
 
 
 def _callbacks(prepared: Prepared, recorder: RunRecorder, quiet: bool, stream) -> list[Callback]:
+    """Early stopping, the stop at a target loss, the progress bar and epoch table, then the doctor (its findings
+    about an epoch print under the epoch's row) and the recorder (the checkpoint keeps what the doctor found)."""
     train = prepared.config["train"]
     callbacks: list[Callback] = []
     if train["early_stopping"]:
@@ -44,11 +49,10 @@ def _callbacks(prepared: Prepared, recorder: RunRecorder, quiet: bool, stream) -
         callbacks.append(EarlyStopping(monitor=monitor, patience=train["early_stopping"], restore_best_weights=True))
     if train["target_loss"]:
         callbacks.append(StopAtTarget(train["target_loss"], monitor="loss"))
-    callbacks.append(recorder)
     if not quiet and recorder.saved < train["epochs"]:  # a finished run gets no empty table
         sets = ("val",) * prepared.validated + ("test",) * bool(train["test_each_epoch"])
         callbacks += [ProgressBar(file=sys.stderr), EpochTable(stream, sets)]
-    return callbacks
+    return [*callbacks, recorder.doctor, recorder]
 
 
 def run(config: dict, out=None, force: bool = False, quiet: bool = False, stream=None,
@@ -73,7 +77,8 @@ def train_in(prepared: Prepared, run_dir: Path, start: dict | None, wall_start: 
     config = prepared.config
     if not quiet:
         _print_start(prepared, run_dir, stream)
-    recorder = RunRecorder(run_dir, fingerprint(config), start["epoch"] if start else 0)
+    saved = start["epoch"] if start else 0
+    recorder = RunRecorder(run_dir, fingerprint(config), saved, run_doctor(run_dir, saved, quiet, stream))
     trainer = Trainer(prepared.model, batch_size=cfg.batch_size(config), shuffle=config["train"]["shuffle"],
                       callbacks=[*_callbacks(prepared, recorder, quiet, stream), *callbacks], augment=prepared.augment)
     if start:
@@ -83,11 +88,14 @@ def train_in(prepared: Prepared, run_dir: Path, start: dict | None, wall_start: 
             trainer.fit(*prepared.train_data(), epochs=config["train"]["epochs"], validation_data=prepared.eval_data(),
                         monitor=prepared.monitored())
     except TrainingDiverged as exc:
-        raise TrainingDiverged(f"{exc}; {_kept(run_dir, recorder.saved)}", exc.history) from None
+        message = f"{exc}; {_kept(run_dir, recorder.saved)}"
+        stopped(prepared, trainer, recorder.doctor, run_dir, ("diverged", message), wall_start, quiet, stream)
+        raise TrainingDiverged(message, exc.history) from None
     except KeyboardInterrupt as exc:
-        raise Interrupted(stop_message(exc, run_dir, recorder.saved, config["train"]["epochs"]),
-                          getattr(exc, "signal_number", 2)) from None
-    return finish(prepared, trainer, run_dir, wall_start, quiet, stream, resumed=start is not None)
+        message = stop_message(exc, run_dir, recorder.saved, config["train"]["epochs"])
+        stopped(prepared, trainer, recorder.doctor, run_dir, ("interrupted", message), wall_start, quiet, stream)
+        raise Interrupted(message, getattr(exc, "signal_number", 2)) from None
+    return finish(prepared, trainer, recorder.doctor, run_dir, wall_start, quiet, stream, resumed=start is not None)
 
 
 def _kept(run_dir: Path, saved: int) -> str:

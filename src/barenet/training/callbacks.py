@@ -7,7 +7,11 @@
 `Step` (step number, epoch, batch, loss, the batch itself, and the true gradients
 when the callback sets `needs_gradients`). Its default calls Keras's
 `on_batch_end(batch, {"loss", "size"})`. A callback that overrides neither costs
-nothing per step. `logs` at the end of an epoch holds: loss, accuracy,
+nothing per step. A callback that samples (`sampled_steps` returns the batches it wants)
+sees only those steps, with the gradients and the weights before the update where it
+asks: nothing is copied, and on a device nothing is read, at the other steps.
+`on_train_stop(error)` runs instead of `on_train_end` when training stops on an error
+(TrainingDiverged, KeyboardInterrupt), before the error goes on. `logs` at the end of an epoch holds: loss, accuracy,
 (val_loss, val_accuracy), lr and seconds. A callback stops training by setting
 `model.stop_training`. A callback with state worth resuming returns it from
 `state_dict()`; the Trainer saves it with the run.
@@ -32,7 +36,9 @@ class Step:
                so read it only when needed);  size  samples in the batch
     x, y       the float batch the network saw, (size, features), and its targets
     gradients  the true gradient of every parameter (layer order, W before b), copies taken
-               before the update; None unless a callback sets `needs_gradients`
+               before the update; None unless a callback sets `needs_gradients` or samples the step
+    weights_before  every parameter before the update (copies, the same order); None unless a callback
+               samples the step and asks for them (`sampled_steps`)
     """
 
     number: int
@@ -43,6 +49,7 @@ class Step:
     x: Any
     y: Any
     gradients: list | None = None
+    weights_before: list | None = None
 
 
 class Callback:
@@ -71,6 +78,15 @@ class Callback:
 
     def on_train_end(self, logs: dict) -> None: ...
 
+    def on_train_stop(self, error: BaseException) -> None:
+        """Training stopped on `error` (TrainingDiverged, KeyboardInterrupt): on_train_end does not run."""
+
+    def sampled_steps(self, epoch: int, steps: int) -> dict[int, bool] | None:
+        """The batches of `epoch` (which has `steps`) whose end this callback sees, each mapped to whether its
+        Step carries the gradients and the weights before the update; None (the default): every step, with
+        gradients when `needs_gradients` says so."""
+        return None
+
     def state_dict(self) -> dict | None:
         """JSON-able state a resumed run needs, or None (nothing to keep)."""
         return None
@@ -87,14 +103,42 @@ def wants_steps(callback: Callback) -> bool:
     return False
 
 
+class StepPlan:
+    """Which callbacks see which steps of one epoch: those that want every step, and the samplers at the
+    batches they chose. `at(batch)` -> (callbacks, gradients wanted, weights before wanted)."""
+
+    def __init__(self, callbacks: list[Callback], epoch: int, steps: int):
+        self.every: list[Callback] = []
+        self.sampled: dict[int, tuple[list[Callback], bool]] = {}
+        for callback in (c for c in callbacks if wants_steps(c)):
+            chosen = callback.sampled_steps(epoch, steps)
+            if chosen is None:
+                self.every.append(callback)
+                continue
+            for batch, full in chosen.items():
+                seen, wanted = self.sampled.get(batch, ([], False))
+                self.sampled[batch] = ([*seen, callback], wanted or bool(full))
+        self.gradients = any(c.needs_gradients for c in self.every)
+        self._every = (self.every, self.gradients, False)
+
+    def at(self, batch: int) -> tuple[list[Callback], bool, bool]:
+        """The callbacks that see this batch's step, and whether its Step carries gradients and weights before."""
+        if batch not in self.sampled:
+            return self._every
+        callbacks, full = self.sampled[batch]
+        return [*self.every, *callbacks], self.gradients or full, full
+
+
 class History(Callback):
     """Per-epoch metrics, as Keras keeps them: `history.history["val_accuracy"][-1]` or `history["loss"]`;
-    `history.epoch` the epochs (from 0), `history.params` the run's samples, batch_size, epochs and steps."""
+    `history.epoch` the epochs (from 0), `history.params` the run's samples, batch_size, epochs and steps;
+    `history.diagnoses` the training doctor's findings (`Diagnosis` objects), in the order they fired."""
 
     def __init__(self):
         self.history: dict[str, list] = {}
         self.epochs: list[int] = []
         self.params: dict = {}
+        self.diagnoses: list = []  # what the training doctor found (`training.doctor.Doctor`), as it fired
 
     def on_train_begin(self, logs):
         self.params = dict(logs)

@@ -12,7 +12,8 @@ then per batch
     2. forward to the loss, loss and its gradient, backward,
     3. `optimizer.step` (one fused kernel over the flat buffer), then the layers'
        constraints (max-norm),
-    4. callbacks that want it get a `Step` (loss, batch, step number, gradients);
+    4. callbacks that want it get a `Step` (loss, batch, step number, gradients); a sampling callback
+       (the training doctor) only at the steps it chose, with the weights before the update;
 then validation, the schedule's observation of the epoch's metrics, and the callbacks.
 
 On a device (a model with `device="cuda"`) the same loop runs on device arrays
@@ -38,7 +39,7 @@ from ..backend import Backend
 from ..data.transforms import gather
 from ..errors import ConfigError, TrainingDiverged
 from . import inputs
-from .callbacks import Callback, History, Step, wants_steps
+from .callbacks import Callback, History, Step, StepPlan
 from .resident import Resident, Totals, correct_predictions
 
 # Below this many FLOPs per training step, a second BLAS thread costs more in synchronisation
@@ -126,7 +127,12 @@ class Trainer:
         """
         backend = self.model.backend
         with backend.activated(), backend.floats():  # "cuda:N": allocate on that GPU; the CPU: no subnormals
-            return self._fit(x, y, epochs, validation_data, validation_split, max_steps, monitor)
+            try:
+                return self._fit(x, y, epochs, validation_data, validation_split, max_steps, monitor)
+            except (TrainingDiverged, KeyboardInterrupt) as error:
+                for callback in [self.history, *self.callbacks]:
+                    callback.on_train_stop(error)
+                raise
 
     def _fit(self, x, y, epochs: int, validation_data, validation_split: float, max_steps: int | None,
              monitor: dict | None) -> History:
@@ -207,8 +213,7 @@ class Trainer:
         started = time.perf_counter()
         lr = model.optimizer.set_lr(epoch)
         start_weights = self._epoch_start = model.flat_params.copy()
-        watchers = [c for c in callbacks if wants_steps(c)]
-        needs_gradients = any(c.needs_gradients for c in watchers)
+        plan = StepPlan(callbacks, epoch, math.ceil(n / batch_size))
         order = data.order(model.rng, self.shuffle)
         totals = Totals(model.backend, mean=model.loss.reduction == "mean")
         for batch, begin in enumerate(range(0, n, batch_size)):
@@ -217,13 +222,15 @@ class Trainer:
             rows = slice(begin, begin + batch_size)
             index = order[rows] if order is not None else rows
             x_batch, y_batch = self._batch(data, index), data.y[index]
+            watchers, needs_gradients, needs_weights = plan.at(batch)
+            before = [p.copy() for p in model.parameters()[0]] if needs_weights else None
             loss, outputs, gradients = self._step(x_batch, y_batch, needs_gradients)
             if on_host and not math.isfinite(loss):  # on a device: checked once, at the end of the epoch
                 self._diverged(loss, batch, start_weights)
             totals.add(loss, len(y_batch), outputs, y_batch, model.accuracy_threshold)
             if watchers:
                 step = Step(model.optimizer.iterations, epoch, batch, loss, len(y_batch), x_batch, y_batch,
-                            gradients)
+                            gradients, before)
                 for callback in watchers:
                     callback.on_step_end(step)
         total_loss, correct = totals.read()

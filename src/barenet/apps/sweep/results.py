@@ -1,6 +1,7 @@
 """A study's results: one row per trial, the table of the best, the best configuration as TOML, the files.
 
-    SWEEP/results.csv  results.md     every trial: number, status, validation accuracy, values, epochs, run folder
+    SWEEP/results.csv  results.md     every trial: number, status, validation accuracy, values, epochs, the training
+                                      doctor's codes, run folder
     SWEEP/best.toml                   the best `ok` trial's full configuration: `barenet train --config` reruns it
     SWEEP/history.png  importance.png  params.png      (plots.py)
 
@@ -41,7 +42,8 @@ def trial_rows(study, keys: list[str]) -> list[dict]:
     for trial in study.get_trials(deepcopy=False):
         row: dict[str, Any] = {"trial": trial.number, "status": status_of(trial),
                                "validation_accuracy": accuracy_of(trial), "epochs": trial.user_attrs.get("epochs", 0),
-                               "seconds": trial.user_attrs.get("seconds", 0.0)}
+                               "seconds": trial.user_attrs.get("seconds", 0.0),
+                               "doctor": " ".join(map(str, trial.user_attrs.get("diagnoses", [])))}
         row.update({key: trial.params.get(key, "") for key in keys})
         row["run_dir"] = trial.user_attrs.get("run_dir", "")
         rows.append(row)
@@ -63,9 +65,10 @@ def tally(rows: list[dict]) -> str:
 
 def format_table(rows: list[dict], keys: list[str], top: int = 10) -> str:
     """An aligned text table of the `top` best trials."""
-    header = ["rank", "trial", "val acc", *keys, "epochs", "seconds", "status"]
+    header = ["rank", "trial", "val acc", *keys, "epochs", "seconds", "status", "doctor"]
     body = [[str(i + 1), str(r["trial"]), _percent(r["validation_accuracy"]), *(_text(r[k]) for k in keys),
-             str(r["epochs"]), f"{r['seconds']:.1f}", r["status"]] for i, r in enumerate(ranked(rows)[:top])]
+             str(r["epochs"]), f"{r['seconds']:.1f}", r["status"], r.get("doctor") or "-"]
+            for i, r in enumerate(ranked(rows)[:top])]
     widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in [header, *body]]
     return "\n".join(line.rstrip() for line in lines)
@@ -113,10 +116,10 @@ def write_results(study, keys: list[str], out: Path) -> list[str]:
 
 
 def markdown(rows: list[dict], keys: list[str]) -> str:
-    lines = ["| trial | validation accuracy | " + " | ".join(keys) + " | epochs | seconds | status |",
-             "|" + "---|" * (len(keys) + 5)]
+    lines = ["| trial | validation accuracy | " + " | ".join(keys) + " | epochs | seconds | status | doctor |",
+             "|" + "---|" * (len(keys) + 6)]
     for r in ranked(rows):
         cells = [str(r["trial"]), _percent(r["validation_accuracy"]), *(_text(r[k]) for k in keys), str(r["epochs"]),
-                 f"{r['seconds']:.1f}", r["status"]]
+                 f"{r['seconds']:.1f}", r["status"], r.get("doctor") or "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return f"{tally(rows)}\n\n" + "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 The value a trial reports (per epoch, and at the end) is its validation accuracy; the test set is
 evaluated only by the run's usual final report and never reaches Optuna. Beside the run's files,
-`trial.json` says how the trial ended:
+`trial.json` says how the trial ended (and `diagnoses`, the codes of what the training doctor found):
 
     ok / collapsed   trained every epoch (apps.outcome.classify on the final validation accuracy)
     diverged         the loss blew up; reported to Optuna as 0.0 so the sampler steers away
@@ -32,6 +32,11 @@ class ReportEpochs(Callback):
 
     def __init__(self, trial):
         self.trial, self.accuracy, self.epochs = trial, float("nan"), 0
+
+    def codes(self) -> list[str]:
+        """The codes of what the training doctor found in this trial so far (its History holds the diagnoses)."""
+        history = self.trainer.history if self.trainer is not None else None
+        return [d.code for d in getattr(history, "diagnoses", [])]
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.accuracy, self.epochs = float(logs["val_accuracy"]), epoch + 1
@@ -77,10 +82,11 @@ def objective(trial, plan: SweepPlan, suggested=None) -> float:
 
 
 def finish(trial, run_dir: Path, outcome: dict, reporter: ReportEpochs, started: float) -> None:
-    """Record how the trial ended: in the study (user attributes) and in the run folder (trial.json)."""
+    """Record how the trial ended: in the study (user attributes) and in the run folder (trial.json), with the
+    codes of what the training doctor found (`diagnoses`)."""
     outcome.update(validation_accuracy=reporter.accuracy if reporter.epochs else None, epochs=reporter.epochs,
-                   seconds=round(time.perf_counter() - started, 2))
-    for key in ("status", "epochs", "seconds"):
+                   seconds=round(time.perf_counter() - started, 2), diagnoses=reporter.codes())
+    for key in ("status", "epochs", "seconds", "diagnoses"):
         trial.set_user_attr(key, outcome[key])
     if run_dir.is_dir():
         write_json(run_dir / "trial.json", outcome)
