@@ -60,7 +60,7 @@ def test_every_kernel_of_a_step_is_the_backends():
     model = bn.MLP([784, 16, 10], dropout=0.2, seed=0, device=device)
     model.compile(optimizer=bn.optimizers.Adam(lr=1e-3))
     x, y = mnist_like(64)
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, diagnose=False)  # the doctor's probes run extra kernels
     steps = 2
     assert recording.calls["gather_scaled"] == steps
     assert recording.calls["bias_act"] >= 2 * steps and recording.calls["act_backward"] >= 2 * steps
@@ -74,6 +74,22 @@ def test_a_model_on_the_reference_kernels_passes_them_to_its_loss_and_optimizer(
     assert model.backend.kernels.name == "numpy"
     assert model.loss.backend is reference and model.optimizer.backend is reference
     assert backend.get_backend("cpu", kernels="numpy") is reference  # one backend per choice
+
+
+def test_fused_blocks_and_copies_of_a_model_compute_on_the_models_backend():
+    import copy
+
+    from barenet.nn import fusion
+
+    reference = backend.get_backend("cpu", kernels="numpy")
+    model = bn.MLP([8, 6, 4], activation="tanh", dropout=0.1, seed=0, device=reference).compile(optimizer="sgd")
+    blocks = fusion.fuse(model.layers)
+    blocks.append(blocks[0].scaled_input(1 / 255))
+    assert all(layer.backend is reference for layer in blocks), [type(layer).__name__ for layer in blocks]
+    twin = copy.deepcopy(model)  # a Backend holds modules: copies share it instead of failing
+    assert twin.backend is reference and all(layer.backend is reference for layer in twin.layers)
+    x = np.random.default_rng(0).random((5, 8), dtype=np.float32)
+    np.testing.assert_array_equal(twin.predict_logits(x), model.predict_logits(x))
 
 
 # ----- subnormal numbers -----------------------------------------------------------------------

@@ -105,11 +105,11 @@ def test_a_signal_between_the_checkpoint_and_its_count_names_the_epoch_on_disk(t
     from barenet.errors import Interrupted
     from barenet.models.sequential import Sequential
     from barenet.runs import config as cfg
-    from barenet.runs import run
+    from barenet.runs import prepared, run
     from helpers import run_dataset
 
     rng = np.random.default_rng(0)
-    monkeypatch.setattr(run, "load_data", lambda config: run_dataset(rng.integers(0, 256, (600, 784), np.uint8),
+    monkeypatch.setattr(prepared, "load_data", lambda config: run_dataset(rng.integers(0, 256, (600, 784), np.uint8),
                                                                      rng.integers(0, 10, 600)))
     save = Sequential.save
 

@@ -1,4 +1,9 @@
-"""Real MNIST training checks (slow): the accuracies the notebooks could not reach."""
+"""Real MNIST training checks (slow): the accuracies the notebooks could not reach.
+
+Each bound sits below the spread measured over seeds 0-3 (AMD EPYC, OpenBLAS, 2026-12-06), so that a seed's luck
+cannot fail it and a broken engine (9.8%, 17%, ~90%) cannot pass it:
+[784,128,64,10] momentum 0.9737-0.9784; 10 x 100 ReLU 0.9711-0.9742; per-sample 1 epoch 0.9507-0.9602.
+"""
 
 import numpy as np
 import pytest
@@ -29,7 +34,7 @@ def test_ten_hidden_layers_of_100_relu_units(mnist):
     model.fit(x, y, epochs=10, batch_size=128)
     accuracy = model.evaluate(xt, yt)["accuracy"]
     print(f"10 x 100 ReLU, 10 epochs: test accuracy {accuracy:.4f}")
-    assert accuracy >= 0.97
+    assert accuracy >= 0.965
 
 
 def test_per_sample_sgd_one_epoch(mnist):

@@ -44,6 +44,7 @@ TEMPLATES: dict[tuple[str, ...], list[str]] = {
     ("data", "show"): ["data", "show", "--count", "4", "--out", "{tmp}/samples.png"],
     ("runs",): ["runs", "--dir", "{runs}"],
     ("runs", "compare"): ["runs", "--dir", "{runs}", "compare", "<a>", "<b>", "--out", "{tmp}/compare.png"],
+    ("doctor",): ["doctor", "--dir", "{runs}", "<run>"],
     ("grid",): ["grid", "--param", "optimizer.lr=0.1", "--set", "data.subset=100", "--set", "train.epochs=1", "--set",
                 "model.layers=[784,8,10]", "--workers", "1", "--out", "{tmp}/grid"],
     ("sweep",): ["sweep", "--param", "optimizer.lr=0.1,0.2", "--set", "data.subset=100", "--set", "train.epochs=1",
@@ -57,7 +58,8 @@ TEMPLATES: dict[tuple[str, ...], list[str]] = {
     ("serve",): ["serve", "<model>", "--port", "-1"],  # a good model meets the bad port: exit 2 without serving
 }
 DEFAULTS = {"model": ["{model}"], "files": ["{image}", "{batch}"], "models": ["{model}", "{model}"],
-            "input": ["{state}"], "out": ["{tmp}/written"], "a": ["run-a"], "b": ["run-b"]}
+            "input": ["{state}"], "out": ["{tmp}/written"], "a": ["run-a"], "b": ["run-b"],
+            "run": ["run-a"]}
 MAY_BE_ABSENT = {("runs", "--dir")}  # listing a folder that is not there yet says "no runs yet" and exits 0
 
 

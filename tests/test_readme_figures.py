@@ -109,6 +109,16 @@ CLAIMS = [
     ("committees of mnist-elastic nets", r"committees of mnist-elastic nets reach ([\d.]+)-([\d.]+)%",
      lambda: sorted([in_results(r"^\| committee of those three \(`barenet ensemble`\) \| \| ([\d.]+)% \|"),
                      in_results(r"^\| committee of seeds 0-4 .*? \| 0-4 \| ([\d.]+)% \|")])),
+    ("the doctor's example", r"the notebooks' network stuck at ([\d.]+)%", lambda: notebook_failures()[:1]),
+    ("the doctor's example run", r"saturated \((\d+)% beyond 0\.99\).*?\n +1 +[\d.]+s +[\d.]+ +([\d.]+)% +[\d.]+ +"
+     r"([\d.]+)% .*?\n +2 +[\d.]+s +[\d.]+ +([\d.]+)% +[\d.]+ +([\d.]+)% .*?\ntest accuracy ([\d.]+)%",
+     lambda: [in_results(r"\((\d+)% of layer 1's outputs beyond 0\.99"),
+              *found(RESULTS, r"crawls: ([\d.]+)% then ([\d.]+)% training accuracy, ([\d.]+)% then ([\d.]+)% on "
+                     r"validation, in epochs 1 and 2; ([\d.]+)% test accuracy", "RESULTS").group(1, 3, 2, 4, 5)]),
+    ("the doctor's health plot", r"saturated share flat at (\d+)%",
+     lambda: [in_results(r"\((\d+)% of layer 1's outputs beyond 0\.99")]),
+    ("the doctor's cost", r"It costs about ([\d.]+)% of the default recipe",
+     lambda: [in_performance(r"So the doctor costs about ([\d.]+)% of the default")]),
     ("speed at batch 128", r"about ([\d.]+)x PyTorch's speed at batch 128",
      lambda: [in_performance(r"^\| \[784,128,64,10\], batch 128: >= 1\.6x PyTorch \| ([\d.]+)x")]),
     ("speed per sample", r"and\s+([\d.]+)x at batch 1 \(per sample\)",

@@ -73,6 +73,13 @@ class Backend:
     device_id: int | None = None
     synchronize: Callable[[], None] = field(default=lambda: None, compare=False)
 
+    def __copy__(self) -> Backend:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Backend:
+        """Itself: a Backend is immutable and holds modules, so a copied model shares its device."""
+        return self
+
     def asarray(self, array, dtype=None):
         """`array` on this device (the same object when it is there already with that dtype)."""
         with self.activated():

@@ -104,8 +104,8 @@ def show(args) -> int:
     if not 1 <= args.count <= MAX_SHOW:
         raise ConfigError(f"--count must be between 1 and {MAX_SHOW}, got {args.count}")
     if args.out:  # before the data is loaded: a file the user keeps is refused at once
+        check_writable_file(args.out, "--out")  # first: a folder is named as one, not as a file that exists
         check_output_file(args.out, args.force)
-        check_writable_file(args.out, "--out")
     augment = _augmentation(args)
     ds = load(args.dataset, args.data_dir)
     split = ds.train if args.split == "train" else ds.test

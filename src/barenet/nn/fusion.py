@@ -14,6 +14,7 @@ into the model's flat buffers).
 
 from __future__ import annotations
 
+from ..backend import Backend
 from ..kernels.activations import IDENTITY, LEAKY_RELU, RELU, SIGMOID, TANH
 from .layers import Dense, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 
@@ -24,8 +25,10 @@ class DenseActivation(Layer):
     """act(x @ W + b) as one layer: x (batch, in) -> (batch, out), sharing `dense`'s parameters."""
 
     def __init__(self, dense: Dense, act: int = IDENTITY, alpha: float = 0.0):
-        self.dense = dense  # first: Layer.__init__ sets propagate_grad, which is the Dense's own flag
+        self.dense = dense  # first: Layer.__init__ sets propagate_grad and backend, which are the Dense's own
+        backend = dense.backend
         super().__init__()
+        self.backend = backend  # Layer.__init__ gave the CPU's: the block computes where its Dense lives
         self.act, self.alpha = act, alpha
         self.params, self.grads = dense.params, dense.grads
         self.in_features = dense.in_features
@@ -38,6 +41,15 @@ class DenseActivation(Layer):
     @propagate_grad.setter
     def propagate_grad(self, value: bool) -> None:
         self.dense.propagate_grad = value
+
+    @property
+    def backend(self) -> Backend:
+        """The Dense's backend: a model built on a device (or with other kernels) carries it to the block."""
+        return self.dense.backend
+
+    @backend.setter
+    def backend(self, value: Backend) -> None:
+        self.dense.backend = value
 
     def output_features(self, in_features: int) -> int:
         return self.dense.output_features(in_features)

@@ -199,10 +199,10 @@ def float64_copy(model):
     import copy
     import dataclasses
 
-    # replaced, not copied: the backend (the CPU's with the reference kernels; a device's as it is); shared: the
-    # optimizer (never stepped here); left out: the History (and the trainer and callbacks it leads to). The
-    # generator is copied: the check draws from its own.
-    backend = dataclasses.replace(model.backend, kernels=kernels.reference()) if model.backend.on_host \
+    # replaced, not copied: the backend (NumPy arrays: the same with the reference kernels, so that no float64
+    # variants are compiled mid-run; a GPU's as it is); shared: the optimizer (never stepped here); left out: the
+    # History (and the trainer and callbacks it leads to). The generator is copied: the check draws from its own.
+    backend = dataclasses.replace(model.backend, kernels=kernels.reference()) if model.backend.xp is np \
         else model.backend
     shared = {id(model.backend): backend, id(model.optimizer): model.optimizer, id(model.history): None}
     twin = copy.deepcopy(model, memo=shared)
