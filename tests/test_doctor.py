@@ -269,6 +269,17 @@ def test_wrong_gradients():
     assert codes_of(mlp(), x, y, epochs=1) == []  # the built-in ReLU passes the same check
 
 
+def test_the_gradient_check_passes_a_correct_network_with_dropout():
+    """Dropout draws its masks from a counter: the check rewinds it with the generator, so that the analytic pass
+    and every finite-difference pass see the same masks."""
+    x, y = blobs()
+    doctor = Doctor()
+    mlp(dropout=0.3).fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[doctor])
+    errors = [row["gradient_error"] for row in doctor.health if row.get("gradient_error") == row.get("gradient_error")]
+    assert errors and max(errors) < 1e-4, errors
+    assert "wrong-gradients" not in [d.code for d in doctor.diagnoses]
+
+
 @pytest.mark.parametrize("options", [{}, {"dropout": 0.3}])
 def test_the_doctor_changes_nothing_in_training(options):
     """Probes, the gradient check and the rules leave weights, gradients and the random generator as they were:

@@ -42,6 +42,8 @@ def smoke_config(name: str, data_dir) -> dict:
     epochs = min(config["train"]["epochs"], max(1, math.ceil(steps / math.ceil(SUBSET / batch))))
     overrides = {"data.subset": SUBSET, "data.validation": 0, "train.epochs": epochs, "train.early_stopping": 0,
                  "data.data_dir": str(data_dir)}
+    if config["schedule"].get("warmup", 0) >= epochs:  # a warm-up longer than the smoke run: none
+        overrides["schedule.warmup"] = 0
     for key, value in overrides.items():
         config = cfg.apply_override(config, key, value)
     return config

@@ -121,7 +121,8 @@ class CosineDecay(Schedule):
         self.hold_min = bool(hold_min)
         if total < 1 or not 0 <= warmup < total:
             raise ConfigError(f"cosine schedule needs total >= 1 and 0 <= warmup < total, "
-                              f"got total={total!r}, warmup={warmup!r}")
+                              f"got total={total!r}, warmup={warmup!r}: lower the warm-up (schedule.warmup, "
+                              f"--set schedule.warmup=0) or train longer")
         self.total, self.warmup = int(total), int(warmup)
         self.min_lr, self.warmup_start = _check_lr(min_lr), float(warmup_start)
 

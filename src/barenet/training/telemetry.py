@@ -157,8 +157,8 @@ class Probe:
         |a - n| / max(|a|, |n|) between the derivative of the loss along a random direction of W from the
         gradients (a) and from central finite differences (n), the smaller over CHECK_DIRECTIONS directions
         (NaN where the derivative is 0 or too small to resolve), on the first CHECK_ROWS rows. It runs on a
-        float64 copy of the model (its own generator, reset before every pass so dropout draws the same masks;
-        the NumPy reference kernels, so no float64 loop is compiled),
+        float64 copy of the model (its generator and its dropout counters reset before every pass, so that every
+        pass draws the same masks; the NumPy reference kernels, so no float64 loop is compiled),
         where a correct layer agrees to ~1e-8 (so small a step crosses no ReLU's kink) and a wrong derivative is
         off by tenths; the model is not touched."""
         twin = float64_copy(self.model)
@@ -166,16 +166,20 @@ class Probe:
         rows = rows[:CHECK_ROWS].astype(xp.float64)
         targets = targets[:CHECK_ROWS]
         targets = targets.astype(xp.float64) if targets.dtype.kind == "f" else targets
-        start = twin.rng.bit_generator.state
+        start, layers_start = twin.rng.bit_generator.state, twin.random_state()
+
+        def rewind() -> None:
+            twin.rng.bit_generator.state = start
+            twin.load_random_state(layers_start)
 
         def loss_now() -> float:
-            twin.rng.bit_generator.state = start
+            rewind()
             return float(twin.loss.forward(twin.forward_to_loss(rows), targets))
 
         # the twin computes with the NumPy reference kernels on the CPU (`float64_copy`): a few passes over 64 rows,
         # not worth compiling float64 fused loops for
         with np.errstate(all="ignore"):
-            twin.rng.bit_generator.state = start
+            rewind()
             loss = float(twin.compute_gradients(rows, targets)[0])
             directions = np.random.default_rng(0)
             dense = [layer for layer in twin.layers if "W" in layer.params]
