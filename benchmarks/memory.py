@@ -48,7 +48,7 @@ def torch_run(recipe: str) -> None:
     config = cfg.resolve(recipe=recipe)
     torch.set_num_threads(2)
     torch.manual_seed(config["train"]["seed"])
-    data = bn.datasets.load(config["data"]["dataset"], validation=config["train"]["validation"])
+    data = bn.datasets.load(config["data"]["dataset"], validation=config["data"]["validation"])
     sizes, layers = config["model"]["layers"], []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(sizes) - 2 else [])

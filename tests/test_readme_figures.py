@@ -119,14 +119,18 @@ CLAIMS = [
      lambda: [in_results(r"\((\d+)% of layer 1's outputs beyond 0\.99")]),
     ("the doctor's cost", r"It costs about ([\d.]+)% of the default recipe",
      lambda: [in_performance(r"So the doctor costs about ([\d.]+)% of the default")]),
-    ("speed at batch 128", r"about ([\d.]+)x PyTorch's speed at batch 128",
-     lambda: [in_performance(r"^\| \[784,128,64,10\], batch 128: >= 1\.6x PyTorch \| ([\d.]+)x")]),
+    ("speed at batch 128", r"about ([\d.]+)x PyTorch's speed at\s+batch 128",
+     lambda: [trimmed(in_performance(r"^\| batch 128: >= 1\.5x / 1\.2x / 1\.1x \| ([\d.]+)x"))]),
     ("speed per sample", r"and\s+([\d.]+)x at batch 1 \(per sample\)",
-     lambda: [trimmed(in_performance(r"^\| batch 1: >= 1\.5x on \[784,128,64,10\] \| ([\d.]+)x"))]),
-    ("the GEMM share", r"keeps (\d+)% of the GEMM speed",
-     lambda: [in_performance(r"^\| \[784,1024,1024,10\], batch 256: >= 85% of the GEMM ceiling \| (\d+)%")]),
-    ("peak memory", r"peaks at (\d+) MB",
-     lambda: [in_performance(r"^\| peak RSS of a full MNIST training run .*? \| (\d+) MB")]),
+     lambda: [in_performance(r"^\| batch 1: >= 4x / 3x / 1\.5x PyTorch on the small / wide / big network \| ([\d.]+)x")]),
+    ("the GEMM share", r"keeps (\d+)% of the GEMM speed on \[784,800,10\] at batch\s+256",
+     lambda: [in_performance(r"^\| batch >= 256: >= 90% of the provider's own GEMM ceiling \| wide (\d+)%")]),
+    ("peak memory", r"peaks at (\d+) MB against PyTorch's (\d+) MB",
+     lambda: list(found(PERFORMANCE, r"^\| peak RSS of the default recipe <= PyTorch's own \| barenet (\d+) MB .*?"
+                        r"PyTorch's twin (\d+) MB", "docs/PERFORMANCE.md").groups())),
+    ("memory without numba", r"peaks about (\d+) MB lower",
+     lambda: [str(int(in_performance(r"^\| peak RSS of the default recipe <= PyTorch's own \| barenet (\d+) MB"))
+                  - int(in_performance(r"barenet \d+ MB \(fused kernels\), (\d+) MB \(`BARENET_KERNELS=numpy`\)")))]),
 ]
 
 
