@@ -122,7 +122,8 @@ CLAIMS = [
     ("speed at batch 128", r"about ([\d.]+)x PyTorch's speed at\s+batch 128",
      lambda: [trimmed(in_performance(r"^\| batch 128: >= 1\.5x / 1\.2x / 1\.1x \| ([\d.]+)x"))]),
     ("speed per sample", r"and\s+([\d.]+)x at batch 1 \(per sample\)",
-     lambda: [in_performance(r"^\| batch 1: >= 4x / 3x / 1\.5x PyTorch on the small / wide / big network \| ([\d.]+)x")]),
+     lambda: [in_performance(r"^\| batch 1: >= 4x / 3x / 1\.5x PyTorch on the small / wide / big network "
+                             r"\| ([\d.]+)x")]),
     ("the GEMM share", r"keeps (\d+)% of the GEMM speed on \[784,800,10\] at batch\s+256",
      lambda: [in_performance(r"^\| batch >= 256: >= 90% of the provider's own GEMM ceiling \| wide (\d+)%")]),
     ("peak memory", r"peaks at (\d+) MB against PyTorch's (\d+) MB",
