@@ -15,7 +15,7 @@ RECIPES = cfg.recipe_names()
 SUBSET = 2000
 # Recipes whose faithful setup learns slowly at first need more steps to show it is learning; the wide ones
 # (a million parameters or more) show it in fewer, each step costing ten times a small net's.
-SMOKE_STEPS = {"mlp-100-summed-uniform": 1000}
+SMOKE_STEPS = {"mlp-100-summed-uniform": 1000, "mnist-ciresan": 30}  # ciresan: 12M weights
 WIDE_STEPS, WIDE = 60, 1_000_000
 
 
