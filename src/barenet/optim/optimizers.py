@@ -165,6 +165,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay."""
 
     name = "sgd"
+    updates_outer_products = True  # one sample's weight gradients are used as factors (`sgd_outer`)
 
     def __init__(self, lr=0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, dampening: float = 0.0, clipnorm=None):
@@ -180,8 +181,6 @@ class SGD(Optimizer):
 
     def _new_state(self, param):
         return {"velocity": self.backend.xp.zeros_like(param)} if self.momentum else {}
-
-    updates_outer_products = True
 
     def _update(self, param, grad, state):
         velocity = state.get("velocity", param[:0])

@@ -86,10 +86,12 @@ def provider(choice: str) -> NumpyGemm | mkl.MklGemm:
     """The provider for "numpy", "mkl" or "auto" (one object per choice and process)."""
     if choice not in CHOICES:
         raise ConfigError(f"unknown GEMM provider {choice!r}: use auto, numpy or mkl ({ENVIRONMENT}=...)")
-    path = mkl.library_path()
+    if choice == "numpy":
+        return NumpyGemm()
+    path = mkl.library_path()  # the installed wheel's files, looked up only when MKL may be chosen
     if choice == "mkl" and path is None:
         raise ConfigError(f"{ENVIRONMENT}=mkl but MKL is not installed: {MKL_EXTRA}, or use {ENVIRONMENT}=numpy")
-    if choice == "numpy" or path is None:
+    if path is None:
         return NumpyGemm()
     if choice == "auto" and measured_choice(path) != "mkl":
         return NumpyGemm()

@@ -3,7 +3,7 @@
     BARENET_KERNELS=fused   (the default) the numba loops, compiled on first use and cached on disk
     BARENET_KERNELS=numpy   the NumPy reference (also used when numba is not installed, with a warning)
 
-`backend.cpu(kernels="numpy")` asks for the reference in code, for one model.
+`backend.get_backend("cpu", kernels="numpy")` asks for the reference in code, for one model.
 """
 
 from __future__ import annotations
